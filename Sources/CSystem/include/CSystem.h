@@ -1,0 +1,14 @@
+#ifndef BAKE_CSYSTEM_H
+#define BAKE_CSYSTEM_H
+// Linux headers that Swift's Glibc module does not bring in.
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <sys/file.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/// uname(2)'s machine field ("x86_64"), copied into buf.
+int bake_machine(char *buf, int size);
+#endif

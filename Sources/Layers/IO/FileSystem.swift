@@ -1,0 +1,238 @@
+import CSystem
+import Glibc
+
+/// Thin, throwing wrappers over the POSIX calls Layers needs. Paths are C strings built
+/// from bytes, so names that are not UTF-8 survive.
+public enum FileSystem {
+    /// `lstat(path)`; nil when the path does not exist.
+    public static func lstatIfExists(_ path: String) throws -> FileStatus? {
+        var st = stat()
+        if Glibc.lstat(path, &st) == 0 { return FileStatus(st) }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw LayersError.system(operation: "stat", path: path, errno: errno)
+    }
+
+    /// `lstat(path)`.
+    public static func lstatPath(_ path: String) throws -> FileStatus {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else { throw LayersError.system(operation: "stat", path: path, errno: errno) }
+        return FileStatus(st)
+    }
+
+    /// `stat(path)` (follows symlinks).
+    public static func statPath(_ path: String) throws -> FileStatus {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw LayersError.system(operation: "stat", path: path, errno: errno) }
+        return FileStatus(st)
+    }
+
+    /// `lstat` of a name given as bytes inside a directory path.
+    public static func lstat(_ path: [UInt8]) throws -> FileStatus {
+        var st = stat()
+        let rc = withCString(path) { Glibc.lstat($0, &st) }
+        guard rc == 0 else { throw LayersError.system(operation: "stat", path: text(path), errno: errno) }
+        return FileStatus(st)
+    }
+
+    /// The names in a directory, excluding `.` and `..`, sorted by their bytes.
+    public static func directoryEntries(_ path: [UInt8]) throws -> [[UInt8]] {
+        guard let dir = withCString(path, { opendir($0) }) else {
+            throw LayersError.system(operation: "open folder", path: text(path), errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw LayersError.system(operation: "read folder", path: text(path), errno: errno) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                let length = bytes.firstIndex(of: 0) ?? bytes.count
+                return Array(bytes[0..<length])
+            }
+            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+            names.append(name)
+        }
+        // Sorted by bytes: readdir order depends on the file system and must never leak.
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        return names
+    }
+
+    /// The target of a symlink, as bytes.
+    public static func readSymlink(_ path: [UInt8]) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = withCString(path) { cPath in
+            buffer.withUnsafeMutableBytes { readlink(cPath, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        guard count >= 0 else { throw LayersError.system(operation: "read symlink", path: text(path), errno: errno) }
+        return Array(buffer[0..<count])
+    }
+
+    /// The extended attributes of a path (not following a final symlink), sorted by name.
+    /// Attributes in `excludingPrefixes` are left out.
+    public static func extendedAttributes(_ path: [UInt8], excludingPrefixes: [String] = []) throws -> [String: [UInt8]] {
+        var size = withCString(path) { llistxattr($0, nil, 0) }
+        if size < 0 {
+            if errno == ENOTSUP || errno == ENODATA { return [:] }
+            throw LayersError.system(operation: "list attributes of", path: text(path), errno: errno)
+        }
+        if size == 0 { return [:] }
+        var names = [CChar](repeating: 0, count: size)
+        size = withCString(path) { llistxattr($0, &names, names.count) }
+        guard size >= 0 else { throw LayersError.system(operation: "list attributes of", path: text(path), errno: errno) }
+        var result: [String: [UInt8]] = [:]
+        let bytes = names[0..<size].map { UInt8(bitPattern: $0) }
+        for nameBytes in bytes.split(separator: 0) {
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            if excludingPrefixes.contains(where: { name.hasPrefix($0) }) { continue }
+            let valueSize = withCString(path) { lgetxattr($0, name, nil, 0) }
+            if valueSize < 0 {
+                if errno == ENODATA { continue }
+                throw LayersError.system(operation: "read attribute \(name) of", path: text(path), errno: errno)
+            }
+            var value = [UInt8](repeating: 0, count: valueSize)
+            let read = withCString(path) { cPath in value.withUnsafeMutableBytes { lgetxattr(cPath, name, $0.baseAddress, $0.count) } }
+            guard read >= 0 else { throw LayersError.system(operation: "read attribute \(name) of", path: text(path), errno: errno) }
+            result[name] = Array(value[0..<read])
+        }
+        return result
+    }
+
+    /// `mkdir -p`.
+    public static func createDirectory(_ path: String, mode: mode_t = 0o755) throws {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if st.st_mode & S_IFMT == S_IFDIR { return }
+            throw LayersError.system(operation: "create folder", path: path, errno: EEXIST)
+        }
+        let parent = Self.parent(of: path)
+        if parent != path { try createDirectory(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            throw LayersError.system(operation: "create folder", path: path, errno: errno)
+        }
+    }
+
+    /// Removes a file or a whole tree; no error if it does not exist.
+    public static func removeTree(_ path: String) throws {
+        try removeTree(bytes: Array(path.utf8))
+    }
+
+    /// Removes a file or a whole tree given as bytes; no error if it does not exist.
+    public static func removeTree(bytes path: [UInt8]) throws {
+        var st = stat()
+        let found = withCString(path) { Glibc.lstat($0, &st) } == 0
+        if !found {
+            if errno == ENOENT { return }
+            throw LayersError.system(operation: "stat", path: text(path), errno: errno)
+        }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            // A folder its owner cannot enter or write (a copied read-only tree) is made
+            // writable first so that its contents can go.
+            if st.st_mode & 0o700 != 0o700 { _ = withCString(path) { chmod($0, st.st_mode | 0o700) } }
+            for name in try directoryEntries(path) {
+                try removeTree(bytes: path + [0x2f] + name)
+            }
+            guard withCString(path, { rmdir($0) }) == 0 || errno == ENOENT else {
+                throw LayersError.system(operation: "remove", path: text(path), errno: errno)
+            }
+        } else {
+            guard withCString(path, { unlink($0) }) == 0 || errno == ENOENT else {
+                throw LayersError.system(operation: "remove", path: text(path), errno: errno)
+            }
+        }
+    }
+
+    /// `rename(from, to)`.
+    public static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw LayersError.system(operation: "rename \(from) to", path: to, errno: errno)
+        }
+    }
+
+    /// fsyncs a directory so a rename in it survives a crash.
+    public static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// Reads a whole (small) file.
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        let file = try OpenFile(path: path, flags: O_RDONLY)
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
+            if count == 0 { break }
+            result.append(contentsOf: buffer[0..<count])
+            if result.count > limit {
+                throw LayersError.unsupported("\(path) is larger than \(limit) bytes")
+            }
+        }
+        return result
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file next to it, fsync, rename.
+    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        let temp = "\(path).tmp-\(getpid())"
+        do {
+            let file = try OpenFile(path: temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+            try bytes.withUnsafeBytes { try file.writeAll($0) }
+            try file.sync()
+            try file.close()
+            try rename(temp, path)
+            syncDirectory(parent(of: path))
+        } catch {
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// Creates a new file `DIR/PREFIX-XXXXXX` (mode 0644 whatever the umask) with mkstemp.
+    public static func makeTemporaryFile(in directory: String, prefix: String) throws -> OpenFile {
+        var template = Array("\(directory)/\(prefix)-XXXXXX".utf8)
+        template.append(0)
+        let fd = template.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkstemp($0) }
+        }
+        guard fd >= 0 else {
+            throw LayersError.system(operation: "create a temporary file in", path: directory, errno: errno)
+        }
+        template.removeLast()
+        fchmod(fd, 0o644)
+        return OpenFile(adopting: fd, path: String(decoding: template, as: UTF8.self))
+    }
+
+    /// The parent folder of a path string.
+    public static func parent(of path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1 && bytes.last == 0x2f { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: 0x2f) else { return "." }
+        if slash == 0 { return "/" }
+        return String(decoding: bytes[..<slash], as: UTF8.self)
+    }
+
+    /// `realpath(3)`, or nil if the path does not resolve.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = Glibc.realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Calls `body` with a NUL-terminated copy of `bytes`.
+    public static func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+        var terminated = bytes
+        terminated.append(0)
+        return try terminated.withUnsafeBufferPointer { buffer in
+            try buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { try body($0) }
+        }
+    }
+
+    /// Bytes as text for messages.
+    public static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}
+

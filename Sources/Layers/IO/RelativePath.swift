@@ -1,0 +1,138 @@
+/// A normalised path relative to a root (an image's `/`), kept as raw bytes because Linux
+/// file names are bytes, not necessarily UTF-8.
+///
+/// Never absolute, never `.` or `..` components, no empty components; the root is the
+/// empty path. Ordering is component by component, so a parent sorts before its children
+/// and siblings sort by their name bytes: the order of entries in every layer bake writes.
+public struct RelativePath: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The path's bytes, components joined by `/`.
+    public let bytes: [UInt8]
+
+    /// The root (`/` of the image).
+    public static let root = RelativePath(trusted: [])
+
+    init(trusted bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Parses a path as it appears in an archive or a stage file: leading `./` and `/`
+    /// are allowed only when `allowAbsolute` is set, `.` components and repeated or trailing
+    /// slashes are dropped, and `..` is refused.
+    public init(normalizing raw: [UInt8], allowAbsolute: Bool = false) throws {
+        if raw.first == 0x2f && !allowAbsolute {
+            throw LayersError.unsafeEntry(path: String(decoding: raw, as: UTF8.self), reason: "it is an absolute path")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        for component in raw.split(separator: 0x2f, omittingEmptySubsequences: true) {
+            if component.elementsEqual([0x2e]) { continue }
+            if component.elementsEqual([0x2e, 0x2e]) {
+                throw LayersError.unsafeEntry(path: String(decoding: raw, as: UTF8.self), reason: "it contains '..'")
+            }
+            if component.contains(0) {
+                throw LayersError.unsafeEntry(path: String(decoding: raw, as: UTF8.self), reason: "it contains a NUL byte")
+            }
+            if !out.isEmpty { out.append(0x2f) }
+            out.append(contentsOf: component)
+        }
+        self.bytes = out
+    }
+
+    /// Parses a string path (see `init(normalizing:allowAbsolute:)`).
+    public init(_ string: String, allowAbsolute: Bool = false) throws {
+        try self.init(normalizing: Array(string.utf8), allowAbsolute: allowAbsolute)
+    }
+
+    /// True for the root.
+    public var isRoot: Bool { bytes.isEmpty }
+
+    /// The components, first to last.
+    public var components: [[UInt8]] {
+        bytes.split(separator: 0x2f).map(Array.init)
+    }
+
+    /// The last component (empty for the root).
+    public var lastComponent: [UInt8] {
+        guard let slash = bytes.lastIndex(of: 0x2f) else { return bytes }
+        return Array(bytes[(slash + 1)...])
+    }
+
+    /// The parent path; nil for the root.
+    public var parent: RelativePath? {
+        if bytes.isEmpty { return nil }
+        guard let slash = bytes.lastIndex(of: 0x2f) else { return .root }
+        return RelativePath(trusted: Array(bytes[..<slash]))
+    }
+
+    /// Every ancestor from the first component down to the parent, excluding the root.
+    public var ancestors: [RelativePath] {
+        var result: [RelativePath] = []
+        for (index, byte) in bytes.enumerated() where byte == 0x2f {
+            result.append(RelativePath(trusted: Array(bytes[..<index])))
+        }
+        return result
+    }
+
+    /// This path with one more component (which must not contain `/`).
+    public func appending(_ component: [UInt8]) -> RelativePath {
+        precondition(!component.isEmpty && !component.contains(0x2f), "a path component cannot be empty or hold '/'")
+        if bytes.isEmpty { return RelativePath(trusted: component) }
+        return RelativePath(trusted: bytes + [0x2f] + component)
+    }
+
+    /// This path followed by another relative path.
+    public func appending(_ other: RelativePath) -> RelativePath {
+        if other.isRoot { return self }
+        if isRoot { return other }
+        return RelativePath(trusted: bytes + [0x2f] + other.bytes)
+    }
+
+    /// True when `self` is a strict ancestor of `other`.
+    public func isAncestor(of other: RelativePath) -> Bool {
+        if isRoot { return !other.isRoot }
+        return other.bytes.count > bytes.count
+            && other.bytes[bytes.count] == 0x2f
+            && other.bytes.starts(with: bytes)
+    }
+
+    /// `other` relative to `self`, when `self` is `other` or one of its ancestors.
+    public func relative(_ other: RelativePath) -> RelativePath? {
+        if self == other { return .root }
+        guard isAncestor(of: other) else { return nil }
+        if isRoot { return other }
+        return RelativePath(trusted: Array(other.bytes[(bytes.count + 1)...]))
+    }
+
+    /// The path as text (invalid UTF-8 replaced), for messages.
+    public var description: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// `/` followed by the path, for messages about image paths.
+    public var absoluteDescription: String { "/" + description }
+
+    /// Component-wise byte order: `/` sorts before every other byte.
+    public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool {
+        compare(lhs.bytes, rhs.bytes) < 0
+    }
+
+    static func compare(_ lhs: [UInt8], _ rhs: [UInt8]) -> Int {
+        let count = min(lhs.count, rhs.count)
+        var index = 0
+        while index < count {
+            let left = lhs[index], right = rhs[index]
+            if left != right {
+                if left == 0x2f { return -1 }
+                if right == 0x2f { return 1 }
+                return left < right ? -1 : 1
+            }
+            index += 1
+        }
+        return lhs.count == rhs.count ? 0 : (lhs.count < rhs.count ? -1 : 1)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Byte order, as used for sorting names.
+    static func bytesPrecede(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        lhs.lexicographicallyPrecedes(rhs)
+    }
+}

@@ -1,0 +1,233 @@
+import CSystem
+import Glibc
+import OCI
+
+/// bake's store: `ROOT/oci` is an OCI image layout (blobs and an `index.json` naming each
+/// image), `ROOT/tmp` holds blobs being written, `ROOT/lock` serialises processes.
+///
+/// Every write goes to a temporary file, is hashed while written, fsynced and renamed into
+/// place, so killing bake at any moment leaves either the old state or the new one. Every
+/// read of a blob is verified against its digest before its content is used.
+///
+/// The store is a value-like class with no in-memory mutable state: its state is on disk,
+/// guarded across processes (and threads) by `StoreLock`. It does blocking file I/O, so it
+/// is deliberately not an actor.
+public final class ContentStore: Sendable {
+    /// The store's root folder (`.bake`).
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// The OCI image layout folder.
+    public var layoutPath: String { root + "/oci" }
+    /// Where blobs live.
+    public var blobsPath: String { layoutPath + "/blobs/sha256" }
+    /// Where blobs are written before they are renamed into place.
+    public var temporaryPath: String { root + "/tmp" }
+    /// The lock file.
+    public var lockPath: String { root + "/lock" }
+    var indexPath: String { layoutPath + "/index.json" }
+
+    /// True when the store has been created.
+    public var exists: Bool {
+        (try? FileSystem.lstatIfExists(layoutPath + "/oci-layout")) != nil
+    }
+
+    /// Creates the store's folders and layout files if they are missing.
+    public func create() throws {
+        try FileSystem.createDirectory(blobsPath)
+        try FileSystem.createDirectory(temporaryPath)
+        let layoutFile = layoutPath + "/oci-layout"
+        if try FileSystem.lstatIfExists(layoutFile) == nil {
+            try writeAtomically(layoutFile, CanonicalJSON.encode(ImageLayoutFile()))
+        }
+        if try FileSystem.lstatIfExists(indexPath) == nil {
+            try writeAtomically(indexPath, CanonicalJSON.encode(Index(manifests: [])))
+        }
+        let ignore = root + "/.gitignore"
+        if try FileSystem.lstatIfExists(ignore) == nil {
+            // The store is a cache of build results; keep it out of the user's commits.
+            try writeAtomically(ignore, Array("*\n".utf8))
+        }
+    }
+
+    /// Checks that `ROOT/oci` is an image layout bake can use.
+    public func validateLayout() throws {
+        let bytes = try FileSystem.readFile(layoutPath + "/oci-layout", limit: 4096)
+        let layout = try CanonicalJSON.decode(ImageLayoutFile.self, from: bytes, kind: "oci-layout file")
+        guard layout.imageLayoutVersion == "1.0.0" else {
+            throw LayersError.store("\(layoutPath)/oci-layout has version \(layout.imageLayoutVersion); bake reads 1.0.0")
+        }
+    }
+
+    /// Locks the store; see `StoreLock`.
+    public func lock(exclusive: Bool, onWait: () -> Void) throws -> StoreLock {
+        try FileSystem.createDirectory(root)
+        return try StoreLock(path: lockPath, exclusive: exclusive, onWait: onWait)
+    }
+
+    /// Removes leftovers of interrupted writes. Call only while holding the exclusive lock.
+    public func removeTemporaryFiles() throws {
+        guard (try FileSystem.lstatIfExists(temporaryPath)) != nil else { return }
+        for name in try FileSystem.directoryEntries(Array(temporaryPath.utf8)) {
+            try FileSystem.removeTree(bytes: Array(temporaryPath.utf8) + [0x2f] + name)
+        }
+    }
+
+    // MARK: - Blobs
+
+    /// The path of a blob in the layout.
+    public func blobPath(_ digest: Digest) -> String {
+        "\(layoutPath)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
+    }
+
+    /// True when a file for the blob exists (its content is not checked).
+    public func hasBlob(_ digest: Digest) -> Bool {
+        (try? FileSystem.lstatIfExists(blobPath(digest))) != nil
+    }
+
+    /// Size of a stored blob.
+    public func blobSize(_ digest: Digest) throws -> Int64 {
+        try FileSystem.lstatPath(blobPath(digest)).size
+    }
+
+    /// Starts writing a blob.
+    public func beginIngest() throws -> BlobIngest {
+        try BlobIngest(store: self)
+    }
+
+    /// Stores bytes as a blob and returns its digest.
+    @discardableResult
+    public func ingest(_ bytes: [UInt8]) throws -> Digest {
+        let ingest = try beginIngest()
+        try ingest.sink.write(bytes)
+        return try ingest.commit().digest
+    }
+
+    /// Opens a blob for reading; the returned source throws at its end if the bytes do
+    /// not hash to `digest`. `what` names the blob in messages ("layer", "config").
+    public func openBlob(_ digest: Digest, what: String) throws -> VerifyingSource {
+        let path = blobPath(digest)
+        let file: OpenFile
+        do {
+            file = try OpenFile(path: path, flags: O_RDONLY)
+        } catch let error as LayersError where error.errno == ENOENT {
+            throw LayersError.missingBlob(digest)
+        }
+        return VerifyingSource(upstream: FileSource(file: file), expected: digest, what: what)
+    }
+
+    /// Reads and verifies a small blob (a manifest or a config).
+    public func readBlob(_ digest: Digest, what: String, limit: Int = 16 << 20) throws -> [UInt8] {
+        try openBlob(digest, what: what).readAll(limit: limit)
+    }
+
+    /// Verifies a blob by reading it to the end.
+    public func verifyBlob(_ digest: Digest, what: String) throws {
+        try openBlob(digest, what: what).drain()
+    }
+
+    // MARK: - Index, manifests, configs
+
+    /// The layout's `index.json`.
+    public func readIndex() throws -> Index {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(indexPath, limit: 64 << 20)
+        } catch let error as LayersError where error.errno == ENOENT {
+            return Index(manifests: [])
+        }
+        return try CanonicalJSON.decode(Index.self, from: bytes, kind: "store index \(indexPath)")
+    }
+
+    /// Replaces `index.json` atomically. Call only while holding the exclusive lock.
+    public func writeIndex(_ index: Index) throws {
+        try writeAtomically(indexPath, CanonicalJSON.encode(index))
+    }
+
+    /// Names `descriptor` (a manifest) `name` in the index. Call while holding the exclusive lock.
+    public func setImage(_ name: String, manifest descriptor: Descriptor) throws {
+        var index = try readIndex()
+        index.setManifest(descriptor, named: name)
+        try writeIndex(index)
+    }
+
+    /// The manifest descriptor named `name`, if any.
+    public func image(named name: String) throws -> Descriptor? {
+        try readIndex().manifest(named: name)
+    }
+
+    /// Reads and verifies a manifest.
+    public func readManifest(_ digest: Digest) throws -> Manifest {
+        try CanonicalJSON.decode(Manifest.self, from: readBlob(digest, what: "manifest"), kind: "manifest \(digest)")
+    }
+
+    /// Reads and verifies an image config.
+    public func readConfig(_ digest: Digest) throws -> ImageConfig {
+        try CanonicalJSON.decode(ImageConfig.self, from: readBlob(digest, what: "config"), kind: "config \(digest)")
+    }
+
+    /// Stores a JSON document canonically and returns its descriptor.
+    public func ingestJSON<T: Encodable>(_ value: T, mediaType: MediaType, annotations: [String: String]? = nil) throws -> Descriptor {
+        let bytes = try CanonicalJSON.encode(value)
+        let digest = try ingest(bytes)
+        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count), annotations: annotations)
+    }
+
+    /// Writes a small file of the store atomically, through the store's temporary folder.
+    public func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        try FileSystem.createDirectory(temporaryPath)
+        let file = try FileSystem.makeTemporaryFile(in: temporaryPath, prefix: "write")
+        let temp = file.path
+        do {
+            try bytes.withUnsafeBytes { try file.writeAll($0) }
+            try file.sync()
+            try file.close()
+            try FileSystem.rename(temp, path)
+            FileSystem.syncDirectory(FileSystem.parent(of: path))
+        } catch {
+            unlink(temp)
+            throw error
+        }
+    }
+}
+
+/// A blob being written: bytes go through `sink`, are hashed on the way, and land in a
+/// temporary file that `commit()` renames to the blob's name. Dropped without commit, the
+/// temporary file is removed.
+public final class BlobIngest {
+    private let store: ContentStore
+    private let temporaryPath: String
+    private let file: OpenFile
+    private let digesting: DigestingSink
+    private var committed = false
+
+    init(store: ContentStore) throws {
+        self.store = store
+        try FileSystem.createDirectory(store.temporaryPath)
+        // Blobs are content; their file mode (0644) is fixed whatever the umask.
+        file = try FileSystem.makeTemporaryFile(in: store.temporaryPath, prefix: "blob")
+        temporaryPath = file.path
+        digesting = DigestingSink(downstream: FileSink(file: file, sync: true))
+    }
+
+    deinit {
+        if !committed { unlink(temporaryPath) }
+    }
+
+    /// Where the blob's bytes are written.
+    public var sink: ByteSink { digesting }
+
+    /// Finishes the sink chain (flush, fsync) and moves the blob into place.
+    public func commit() throws -> (digest: Digest, size: Int64) {
+        try digesting.finish()
+        try file.close()
+        let digest = digesting.digest
+        try FileSystem.rename(temporaryPath, store.blobPath(digest))
+        committed = true
+        FileSystem.syncDirectory(store.blobsPath)
+        return (digest, digesting.count)
+    }
+}

@@ -1,0 +1,20 @@
+/// Errors raised while reading or validating OCI documents.
+public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A string that is not `algorithm:hex` with a registered algorithm and the right length.
+    case invalidDigest(String)
+    /// A JSON document that does not decode as the expected OCI type.
+    case invalidDocument(kind: String, reason: String)
+    /// A media type that bake does not accept where it appears.
+    case unsupportedMediaType(String)
+
+    public var description: String {
+        switch self {
+        case .invalidDigest(let text):
+            return "'\(text)' is not a valid digest (expected sha256: followed by 64 lowercase hex digits)"
+        case .invalidDocument(let kind, let reason):
+            return "the \(kind) is not valid OCI JSON: \(reason)"
+        case .unsupportedMediaType(let type):
+            return "media type '\(type)' is not supported"
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// `/etc/passwd` and `/etc/group` of an image, to resolve `owner: app:app`.
+struct UserDatabase {
+    var users: [String: (uid: UInt32, gid: UInt32)] = [:]
+    var groups: [String: UInt32] = [:]
+
+    init(passwd: [UInt8]?, group: [UInt8]?) {
+        for line in (passwd ?? []).split(separator: 0x0a) {
+            let fields = line.split(separator: 0x3a, omittingEmptySubsequences: false)
+            guard fields.count >= 4, let uid = UInt32(String(decoding: fields[2], as: UTF8.self)),
+                  let gid = UInt32(String(decoding: fields[3], as: UTF8.self)) else { continue }
+            let name = String(decoding: fields[0], as: UTF8.self)
+            if users[name] == nil { users[name] = (uid, gid) }
+        }
+        for line in (group ?? []).split(separator: 0x0a) {
+            let fields = line.split(separator: 0x3a, omittingEmptySubsequences: false)
+            guard fields.count >= 3, let gid = UInt32(String(decoding: fields[2], as: UTF8.self)) else { continue }
+            let name = String(decoding: fields[0], as: UTF8.self)
+            if groups[name] == nil { groups[name] = gid }
+        }
+    }
+}

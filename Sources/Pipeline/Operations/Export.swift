@@ -1,0 +1,251 @@
+import Glibc
+import Layers
+import OCI
+
+/// Output formats of `bake export`.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    /// An OCI image layout folder (created, or added to if it already is one).
+    case oci
+    /// An OCI image layout in one tar file (`skopeo copy oci-archive:...`).
+    case ociArchive = "oci-archive"
+    /// A `docker save` style tar that `docker load` and `podman load` accept.
+    case dockerArchive = "docker-archive"
+    /// The image's merged root file system, unpacked into a folder.
+    case rootfs
+}
+
+/// What an export wrote.
+public struct ExportResult: Sendable {
+    public var path: String
+    public var digest: Digest
+    public var warnings: [String]
+}
+
+/// Writes an image of the store in another format. Every blob is verified as it is read,
+/// and the output appears only when complete (written beside it, then renamed).
+public enum Exporter {
+    public static func export(_ name: String, format: ExportFormat, output: String, workspace: Workspace) throws -> ExportResult {
+        let image = try ImageReport.load(name, workspace: workspace)
+        let store = workspace.store
+        let lock = try store.lock(exclusive: false) {}
+        defer { withExtendedLifetime(lock) {} }
+        let destination = Workspace.absolute(output, relativeTo: Workspace.currentDirectory())
+        let descriptor = try store.image(named: name)!
+        let manifest = try store.readManifest(descriptor.digest)
+        let epoch = image.config.created.flatMap(Timestamp.parseRFC3339) ?? 0
+        var warnings: [String] = []
+        do {
+            switch format {
+            case .oci:
+                try exportLayout(name: name, descriptor: descriptor, manifest: manifest, store: store, to: destination)
+            case .ociArchive:
+                try writeArchive(to: destination) { tar in
+                    try ociArchive(name: name, descriptor: descriptor, manifest: manifest, store: store, epoch: epoch, tar: tar)
+                }
+            case .dockerArchive:
+                try writeArchive(to: destination) { tar in
+                    try dockerArchive(name: name, manifest: manifest, diffIDs: image.config.rootfs.diffIDs, store: store, epoch: epoch, tar: tar)
+                }
+            case .rootfs:
+                let skipped = try exportRootfs(manifest: manifest, diffIDs: image.config.rootfs.diffIDs, store: store, to: destination)
+                if geteuid() != 0 {
+                    warnings.append("not running as root: files in \(output) belong to you, not to the owners recorded in the image")
+                }
+                if skipped > 0 { warnings.append("\(skipped) device nodes were skipped (creating them needs root)") }
+            }
+        } catch let error as LayersError {
+            throw PipelineError.failed("cannot export \(name) to \(output): \(error)")
+        }
+        return ExportResult(path: destination, digest: descriptor.digest, warnings: warnings)
+    }
+
+    // MARK: - OCI layout folder
+
+    private static func exportLayout(name: String, descriptor: Descriptor, manifest: Manifest, store: ContentStore, to path: String) throws {
+        if let status = try FileSystem.lstatIfExists(path) {
+            let isLayout = (try? FileSystem.lstatIfExists(path + "/oci-layout")) != nil
+            let isEmptyFolder = try status.kind == .directory && FileSystem.directoryEntries(Array(path.utf8)).isEmpty
+            guard status.kind == .directory, isLayout || isEmptyFolder else {
+                throw PipelineError.badInput("\(path) exists and is not an OCI layout; choose another --output or remove it")
+            }
+        }
+        try FileSystem.createDirectory(path + "/blobs/sha256")
+        if try FileSystem.lstatIfExists(path + "/oci-layout") == nil {
+            try writeFile(path + "/oci-layout", CanonicalJSON.encode(ImageLayoutFile()), folder: path)
+        }
+        for blob in manifest.layers.map(\.digest) + [manifest.config.digest, descriptor.digest] {
+            let blobPath = "\(path)/blobs/sha256/\(blob.encoded)"
+            if (try? FileSystem.lstatIfExists(blobPath)) != nil,
+               (try? VerifyingSource(upstream: FileSource(file: OpenFile(path: blobPath, flags: O_RDONLY)), expected: blob, what: "blob").drain()) != nil {
+                continue
+            }
+            let temp = try FileSystem.makeTemporaryFile(in: path + "/blobs/sha256", prefix: ".bake-tmp")
+            do {
+                let sink = FileSink(file: temp, sync: true)
+                let source = try store.openBlob(blob, what: "blob")
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+                    if count == 0 { break }
+                    try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                }
+                try sink.finish()
+                try temp.close()
+                try FileSystem.rename(temp.path, blobPath)
+            } catch {
+                unlink(temp.path)
+                throw error
+            }
+        }
+        var index = Index(manifests: [])
+        if let bytes = try? FileSystem.readFile(path + "/index.json") {
+            index = try CanonicalJSON.decode(Index.self, from: bytes, kind: "\(path)/index.json")
+        }
+        index.setManifest(Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size), named: name)
+        try writeFile(path + "/index.json", CanonicalJSON.encode(index), folder: path)
+    }
+
+    private static func writeFile(_ path: String, _ bytes: [UInt8], folder: String) throws {
+        let temp = try FileSystem.makeTemporaryFile(in: folder, prefix: ".bake-tmp")
+        do {
+            try bytes.withUnsafeBytes { try temp.writeAll($0) }
+            try temp.sync()
+            try temp.close()
+            try FileSystem.rename(temp.path, path)
+        } catch {
+            unlink(temp.path)
+            throw error
+        }
+    }
+
+    // MARK: - Archives
+
+    private static func writeArchive(to path: String, _ body: (TarWriter) throws -> Void) throws {
+        if let status = try FileSystem.lstatIfExists(path), status.kind == .directory {
+            throw PipelineError.badInput("\(path) is a folder; give --output a file name for an archive")
+        }
+        let folder = FileSystem.parent(of: path)
+        guard (try? FileSystem.statPath(folder))?.kind == .directory else {
+            throw PipelineError.badInput("the folder of \(path) does not exist")
+        }
+        let temp = try FileSystem.makeTemporaryFile(in: folder, prefix: ".bake-tmp")
+        do {
+            let tar = TarWriter(sink: FileSink(file: temp, sync: true))
+            try body(tar)
+            try tar.finish()
+            try temp.close()
+            try FileSystem.rename(temp.path, path)
+        } catch {
+            unlink(temp.path)
+            throw error
+        }
+    }
+
+    private static func entry(_ path: String, _ kind: TarEntry.Kind, epoch: Int64) throws -> TarEntry {
+        TarEntry(path: try RelativePath(path), kind: kind, mode: kind == .directory ? 0o755 : 0o644, mtime: epoch)
+    }
+
+    private static func ociArchive(
+        name: String, descriptor: Descriptor, manifest: Manifest, store: ContentStore, epoch: Int64, tar: TarWriter
+    ) throws {
+        try tar.append(entry("blobs", .directory, epoch: epoch))
+        try tar.append(entry("blobs/sha256", .directory, epoch: epoch))
+        let blobs = Set(manifest.layers.map(\.digest) + [manifest.config.digest, descriptor.digest]).sorted()
+        for blob in blobs {
+            let size = try store.blobSize(blob)
+            try tar.append(entry("blobs/sha256/\(blob.encoded)", .regular(size: size), epoch: epoch),
+                           contentFrom: try store.openBlob(blob, what: "blob"), describedAs: "blob \(blob)")
+        }
+        var index = Index(manifests: [])
+        index.setManifest(Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size), named: name)
+        let indexBytes = try CanonicalJSON.encode(index)
+        try tar.append(entry("index.json", .regular(size: Int64(indexBytes.count)), epoch: epoch),
+                       contentFrom: ArraySource(indexBytes), describedAs: "index.json")
+        let layoutBytes = try CanonicalJSON.encode(ImageLayoutFile())
+        try tar.append(entry("oci-layout", .regular(size: Int64(layoutBytes.count)), epoch: epoch),
+                       contentFrom: ArraySource(layoutBytes), describedAs: "oci-layout")
+    }
+
+    /// The `docker save` layout: `<config>.json`, `<diffID>/layer.tar` (uncompressed),
+    /// `manifest.json` and `repositories`.
+    private static func dockerArchive(
+        name: String, manifest: Manifest, diffIDs: [Digest], store: ContentStore, epoch: Int64, tar: TarWriter
+    ) throws {
+        struct DockerManifest: Encodable {
+            // swiftlint:disable:next identifier_name
+            var Config: String
+            var RepoTags: [String]
+            var Layers: [String]
+        }
+        var files: [(path: String, write: () throws -> Void)] = []
+        let configName = "\(manifest.config.digest.encoded).json"
+        let configBytes = try store.readBlob(manifest.config.digest, what: "config")
+        files.append((configName, {
+            try tar.append(entry(configName, .regular(size: Int64(configBytes.count)), epoch: epoch),
+                           contentFrom: ArraySource(configBytes), describedAs: configName)
+        }))
+        var seen: Set<Digest> = []
+        for (layer, diffID) in zip(manifest.layers, diffIDs) where !seen.contains(diffID) {
+            seen.insert(diffID)
+            // First pass: the uncompressed size, which the tar header needs; it also verifies both digests.
+            let counting = try store.openLayerStream(layer, diffID: diffID)
+            let size = try counting.drain()
+            let folder = diffID.encoded
+            files.append((folder, { try tar.append(entry(folder, .directory, epoch: epoch)) }))
+            files.append((folder + "/layer.tar", {
+                try tar.append(entry(folder + "/layer.tar", .regular(size: size), epoch: epoch),
+                               contentFrom: try store.openLayerStream(layer, diffID: diffID), describedAs: "layer \(layer.digest)")
+            }))
+        }
+        let tag = "\(name):latest"
+        let manifestBytes = try CanonicalJSON.encode([DockerManifest(
+            Config: configName, RepoTags: [tag], Layers: diffIDs.map { "\($0.encoded)/layer.tar" }
+        )])
+        files.append(("manifest.json", {
+            try tar.append(entry("manifest.json", .regular(size: Int64(manifestBytes.count)), epoch: epoch),
+                           contentFrom: ArraySource(manifestBytes), describedAs: "manifest.json")
+        }))
+        if let top = diffIDs.last {
+            let repositories = try CanonicalJSON.encode([name: ["latest": top.encoded]])
+            files.append(("repositories", {
+                try tar.append(entry("repositories", .regular(size: Int64(repositories.count)), epoch: epoch),
+                               contentFrom: ArraySource(repositories), describedAs: "repositories")
+            }))
+        }
+        let ordered = try files.map { (try RelativePath($0.path), $0.write) }.sorted { $0.0 < $1.0 }
+        for (_, write) in ordered { try write() }
+    }
+
+    // MARK: - Root file system
+
+    private static func exportRootfs(manifest: Manifest, diffIDs: [Digest], store: ContentStore, to path: String) throws -> Int {
+        if let status = try FileSystem.lstatIfExists(path) {
+            guard status.kind == .directory, try FileSystem.directoryEntries(Array(path.utf8)).isEmpty else {
+                throw PipelineError.badInput("\(path) exists and is not an empty folder; choose another --output or remove it")
+            }
+        }
+        let parent = FileSystem.parent(of: path)
+        guard (try? FileSystem.statPath(parent))?.kind == .directory else {
+            throw PipelineError.badInput("the folder of \(path) does not exist")
+        }
+        var template = Array("\(parent)/.bake-tmp-XXXXXX".utf8)
+        template.append(0)
+        let made = template.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
+        }
+        guard made != nil else { throw LayersError.system(operation: "create a temporary folder in", path: parent, errno: errno) }
+        template.removeLast()
+        let temp = String(decoding: template, as: UTF8.self)
+        // mkdtemp makes the folder 0700; a root file system's / is 0755 unless a layer says otherwise.
+        chmod(temp, 0o755)
+        do {
+            let skipped = try store.extract(layers: manifest.layers, diffIDs: diffIDs, into: temp)
+            if (try FileSystem.lstatIfExists(path)) != nil { rmdir(path) }
+            try FileSystem.rename(temp, path)
+            return skipped
+        } catch {
+            try? FileSystem.removeTree(temp)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Layers
+
+/// A place in a stage file.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    /// The file, relative to the project folder (`images/app/stage.yaml`).
+    public var file: String
+    /// 1-based line.
+    public var line: Int
+    /// 1-based column.
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    /// `file:line:column`.
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One problem found in a stage file.
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var message: String
+
+    public init(_ location: SourceLocation, _ message: String) {
+        self.location = location
+        self.message = message
+    }
+
+    /// `file:line:column: message`.
+    public var description: String { "\(location): \(message)" }
+}
+
+/// Errors of the pipeline. Each describes itself as one sentence naming the file, line,
+/// step or blob it is about; `isBadInput` tells the command line which exit code to use.
+public enum PipelineError: Error, Sendable, CustomStringConvertible {
+    /// Stage files that do not validate (all problems found, in file order).
+    case invalidStageFiles([Diagnostic])
+    /// A stage-file feature a later version of bake implements.
+    case notSupportedYet(SourceLocation, String)
+    /// A usage or input problem outside stage files (unknown image, bad environment variable).
+    case badInput(String)
+    /// A step that could not run to completion.
+    case stepFailed(image: String, step: Int, location: SourceLocation, cause: any Error)
+    /// A step whose inputs are wrong in a way only the build can see (a missing path, an unknown user).
+    case stepInput(image: String, step: Int, location: SourceLocation, message: String)
+    /// Something that is not the user's input failed (the store, the file system).
+    case failed(String)
+
+    /// True when the user's input is at fault: exit code 2.
+    public var isBadInput: Bool {
+        switch self {
+        case .invalidStageFiles, .notSupportedYet, .badInput, .stepInput: return true
+        case .stepFailed, .failed: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidStageFiles(let diagnostics):
+            return diagnostics.map(\.description).joined(separator: "\n")
+        case .notSupportedYet(let location, let what):
+            return "\(location): \(what) is not supported yet by this version of bake"
+        case .badInput(let message), .failed(let message):
+            return message
+        case .stepFailed(let image, let step, let location, let cause):
+            return "\(location): step \(step) of \(image) failed: \(cause)"
+        case .stepInput(let image, let step, let location, let message):
+            return "\(location): step \(step) of \(image): \(message)"
+        }
+    }
+}

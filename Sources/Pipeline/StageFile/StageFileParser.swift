@@ -1,0 +1,648 @@
+import Layers
+import Yams
+
+/// Turns the YAML of one stage file into a validated `Stage`, collecting every problem as a
+/// `Diagnostic` with file:line:column. Unknown keys get a "did you mean" suggestion.
+/// References to other images and cycles are checked by `Project`, which sees all files.
+struct StageFileParser {
+    let name: String
+    let directory: String
+    let file: String
+    private(set) var diagnostics: [Diagnostic] = []
+
+    static let topLevelKeys = ["description", "from", "steps", "config", "checks"]
+    static let stepKinds = ["copy", "run", "apt", "remove"]
+    static let stepKeys: [String: [String]] = [
+        "copy": ["copy", "to", "mode", "owner"],
+        "run": ["run", "network", "secrets", "user"],
+        "apt": ["apt"],
+        "remove": ["remove"],
+    ]
+    static let baseKinds = ["debian", "image", "oci", "rootfs"]
+    static let debianKeys = ["suite", "variant", "packages", "mirror"]
+    static let debianVariants = [
+        "extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important",
+        "debootstrap", "standard",
+    ]
+    static let configKeys = ["env", "workdir", "user", "entrypoint", "cmd", "ports", "labels", "stopSignal"]
+    static let checkKeys = ["run", "user"]
+
+    init(name: String, directory: String, file: String) {
+        self.name = name
+        self.directory = directory
+        self.file = file
+    }
+
+    // MARK: - Document
+
+    mutating func parse(_ yaml: String) -> Stage? {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                diagnostics.append(Diagnostic(location(1, 1), "the stage file is empty; it needs at least 'from:' (for example 'from: scratch')"))
+                return nil
+            }
+            root = node
+        } catch let error as YamlError {
+            diagnostics.append(yamlDiagnostic(error))
+            return nil
+        } catch {
+            diagnostics.append(Diagnostic(location(1, 1), "cannot read YAML: \(error)"))
+            return nil
+        }
+        guard let pairs = mapping(root, "the stage file") else { return nil }
+        rejectUnknown(pairs, allowed: Self.topLevelKeys, context: "at the top of the stage file")
+        let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+
+        var description: String?
+        if let field = fields["description"], !isNull(field.value) {
+            description = text(field.value, "'description' must be text")
+        }
+        var base: BaseSource?
+        var baseLocation = location(of: root)
+        if let field = fields["from"] {
+            baseLocation = location(of: field.value)
+            base = parseBase(field.value)
+        } else {
+            fail(root, "the stage file has no 'from:'; start it with 'from: scratch' or 'from: IMAGE'")
+        }
+        var steps: [Step] = []
+        if let field = fields["steps"], !isNull(field.value) {
+            if let items = sequence(field.value, "'steps' must be a list of steps, each starting with '- '") {
+                for (index, item) in items.enumerated() {
+                    if let step = parseStep(item, number: index + 1) { steps.append(step) }
+                }
+            }
+        }
+        var config = ConfigPatch()
+        if let field = fields["config"], !isNull(field.value) {
+            config = parseConfig(field.value)
+        }
+        var checks: [Check] = []
+        if let field = fields["checks"], !isNull(field.value) {
+            if let items = sequence(field.value, "'checks' must be a list like '- run: nginx -t'") {
+                for item in items {
+                    if let check = parseCheck(item) { checks.append(check) }
+                }
+            }
+        }
+        guard let base, diagnostics.isEmpty else { return nil }
+        return Stage(
+            name: name, directory: directory, file: file, description: description, base: base,
+            baseLocation: baseLocation, steps: steps, config: config, checks: checks
+        )
+    }
+
+    // MARK: - from
+
+    private mutating func parseBase(_ node: Node) -> BaseSource? {
+        let usage = "'from' must be 'scratch', the name of another image of images/, or one of {debian: {...}}, {image: REF}, {oci: PATH, ref: NAME}, {rootfs: PATH}"
+        if case .scalar = node, !isNull(node) {
+            guard let value = node.string else { return nil }
+            if value == "scratch" { return .scratch }
+            guard Project.isValidImageName(value) else {
+                fail(node, "'from: \(value)' is not a valid image name; \(usage)")
+                return nil
+            }
+            return .stage(value)
+        }
+        guard case .mapping = node, let pairs = mapping(node, usage) else {
+            if isNull(node) { fail(node, "'from' is empty; \(usage)") } else { fail(node, usage) }
+            return nil
+        }
+        rejectUnknown(pairs, allowed: Self.baseKinds + ["ref"], context: "in 'from'")
+        let kinds = pairs.filter { Self.baseKinds.contains($0.key) }
+        guard kinds.count == 1, let kind = kinds.first else {
+            if kinds.isEmpty {
+                fail(node, usage)
+            } else {
+                fail(kinds[1].keyNode, "'from' names both '\(kinds[0].key)' and '\(kinds[1].key)'; an image has one base")
+            }
+            return nil
+        }
+        let ref = pairs.first { $0.key == "ref" }
+        if let ref, kind.key != "oci" {
+            fail(ref.keyNode, "'ref' belongs with 'oci' in 'from'; '\(kind.key)' takes no 'ref'")
+        }
+        switch kind.key {
+        case "debian":
+            return parseDebian(kind.value).map(BaseSource.debian)
+        case "image":
+            guard let reference = text(kind.value, "'image' in 'from' must be a reference like registry.example.com/team/base@sha256:...") else { return nil }
+            guard !reference.isEmpty, !reference.contains(where: { $0 == " " || $0 == "\t" }) else {
+                fail(kind.value, "'\(reference)' is not an image reference; write host/repository@sha256:DIGEST or host/repository:TAG")
+                return nil
+            }
+            return .registry(reference)
+        case "oci":
+            guard let path = text(kind.value, "'oci' in 'from' must be the path of an OCI layout folder") else { return nil }
+            guard let ref else {
+                fail(kind.keyNode, "'from: {oci: \(path)}' needs 'ref:' naming the image in the layout, e.g. {oci: \(path), ref: latest}")
+                return nil
+            }
+            guard let refName = text(ref.value, "'ref' in 'from' must be the name of an image in the OCI layout"), !refName.isEmpty else { return nil }
+            return .ociLayout(path: path, ref: refName)
+        default:
+            guard let path = text(kind.value, "'rootfs' in 'from' must be the path of a .tar file") else { return nil }
+            return .rootfs(path: path)
+        }
+    }
+
+    private mutating func parseDebian(_ node: Node) -> DebianBase? {
+        guard let pairs = mapping(node, "'debian' in 'from' must be a mapping like {suite: bookworm, variant: minbase}") else { return nil }
+        rejectUnknown(pairs, allowed: Self.debianKeys, context: "in 'from: {debian: ...}'")
+        let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        guard let suiteField = fields["suite"] else {
+            fail(node, "'from: {debian: ...}' needs 'suite:' (for example 'suite: bookworm')")
+            return nil
+        }
+        guard let suite = text(suiteField.value, "'suite' must be a Debian suite name like bookworm") else { return nil }
+        guard !suite.isEmpty, suite.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+            fail(suiteField.value, "'\(suite)' is not a Debian suite name (like bookworm or stable)")
+            return nil
+        }
+        var variant = "minbase"
+        if let field = fields["variant"], let value = text(field.value, "'variant' must be an mmdebstrap variant like minbase") {
+            if Self.debianVariants.contains(value) {
+                variant = value
+            } else {
+                fail(field.value, "'\(value)' is not an mmdebstrap variant (one of \(Self.debianVariants.joined(separator: ", ")))\(Suggestions.hint(value, from: Self.debianVariants))")
+            }
+        }
+        var packages: [String] = []
+        if let field = fields["packages"] {
+            packages = packageList(field.value, allowEmpty: true) ?? []
+        }
+        var mirror: String?
+        if let field = fields["mirror"], let value = text(field.value, "'mirror' must be a URL like http://deb.debian.org/debian") {
+            if value.hasPrefix("http://") || value.hasPrefix("https://") || value.hasPrefix("file:/") {
+                mirror = value
+            } else {
+                fail(field.value, "'mirror: \(value)' is not an http://, https:// or file:/ URL")
+            }
+        }
+        return DebianBase(suite: suite, variant: variant, packages: packages, mirror: mirror)
+    }
+
+    // MARK: - steps
+
+    private mutating func parseStep(_ node: Node, number: Int) -> Step? {
+        guard let pairs = mapping(node, "step \(number) must be a mapping like '- copy: site/' with 'to: /srv/app/' below it") else { return nil }
+        let kinds = pairs.filter { Self.stepKinds.contains($0.key) }
+        if kinds.count > 1 {
+            fail(kinds[1].keyNode, "step \(number) has both '\(kinds[0].key)' and '\(kinds[1].key)'; write them as two steps")
+            return nil
+        }
+        guard let kind = kinds.first else {
+            let unknown = pairs.first { Suggestions.suggest($0.key, from: Self.stepKinds) != nil }
+            if let unknown {
+                fail(unknown.keyNode, "unknown key '\(unknown.key)' in step \(number)\(Suggestions.hint(unknown.key, from: Self.stepKinds))")
+            } else {
+                fail(node, "step \(number) needs one of 'copy', 'run', 'apt' or 'remove'")
+            }
+            return nil
+        }
+        let allowed = Self.stepKeys[kind.key]!
+        rejectUnknown(pairs, allowed: allowed, context: "in a \(kind.key) step")
+        let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let stepLocation = location(of: kind.keyNode)
+        let action: StepAction?
+        switch kind.key {
+        case "copy":
+            action = parseCopy(kind.value, fields: fields, stepNode: node).map(StepAction.copy)
+        case "run":
+            action = parseRun(kind.value, fields: fields).map(StepAction.run)
+        case "apt":
+            action = packageList(kind.value, allowEmpty: false).map(StepAction.apt)
+        default:
+            action = pathList(kind.value).map(StepAction.remove)
+        }
+        return action.map { Step(number: number, location: stepLocation, action: $0) }
+    }
+
+    private mutating func parseCopy(_ node: Node, fields: [String: KeyValue], stepNode: Node) -> CopyStep? {
+        guard let source = text(node, "'copy' must be a file or folder path relative to images/\(name)") else { return nil }
+        var ok = validateCopySource(source, node: node)
+        var to: String?
+        if let field = fields["to"] {
+            if let value = text(field.value, "'to' must be an absolute path in the image, like /srv/app/") {
+                if !value.hasPrefix("/") {
+                    fail(field.value, "'to: \(value)' must be an absolute path in the image, like /\(value)")
+                    ok = false
+                } else if value.split(separator: "/").contains("..") {
+                    fail(field.value, "'to: \(value)' must not contain '..'")
+                    ok = false
+                } else {
+                    to = value
+                }
+            }
+        } else {
+            fail(stepNode, "a copy step needs 'to:', the absolute path it copies to (end it with / to copy into a folder)")
+        }
+        var mode: UInt32?
+        if let field = fields["mode"] {
+            mode = parseMode(field.value)
+            if mode == nil { ok = false }
+        }
+        var owner: OwnerSpec?
+        if let field = fields["owner"] {
+            owner = parseOwner(field.value)
+            if owner == nil { ok = false }
+        }
+        guard ok, let to else { return nil }
+        return CopyStep(source: source, to: to, mode: mode, owner: owner)
+    }
+
+    /// Checks that a copy source exists inside the image folder, symlinks included.
+    private mutating func validateCopySource(_ source: String, node: Node) -> Bool {
+        let folder = "images/\(name)"
+        if source.isEmpty {
+            fail(node, "'copy' is empty; name a file or folder of \(folder)")
+            return false
+        }
+        if source.hasPrefix("/") {
+            fail(node, "copy source '\(source)' must be a path relative to the image folder \(folder), not an absolute path")
+            return false
+        }
+        var depth = 0
+        for component in source.split(separator: "/") {
+            if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
+            if depth < 0 {
+                fail(node, "copy source '\(source)' is outside the image folder \(folder)")
+                return false
+            }
+        }
+        guard let realFolder = FileSystem.realPath(directory) else {
+            fail(node, "the image folder \(folder) cannot be read")
+            return false
+        }
+        let full = directory + "/" + source
+        guard let real = FileSystem.realPath(full) else {
+            let trimmed = String(source.reversed().drop(while: { $0 == "/" }).reversed())
+            if source.hasSuffix("/"), let status = try? FileSystem.statPath(directory + "/" + trimmed), status.kind != .directory {
+                fail(node, "copy source '\(source)' is a file, not a folder; drop the trailing '/'")
+            } else if (try? FileSystem.lstatIfExists(directory + "/" + trimmed)) != nil {
+                fail(node, "copy source '\(source)' is a symlink that leads nowhere in \(folder)")
+            } else {
+                fail(node, "copy source '\(source)' does not exist in \(folder)")
+            }
+            return false
+        }
+        if real != realFolder && !real.hasPrefix(realFolder.hasSuffix("/") ? realFolder : realFolder + "/") {
+            fail(node, "copy source '\(source)' leads through a symlink to \(real), outside the image folder \(folder)")
+            return false
+        }
+        return true
+    }
+
+    private mutating func parseMode(_ node: Node) -> UInt32? {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            fail(node, "'mode' must be an octal file mode in quotes, like \"0644\"")
+            return nil
+        }
+        var digits = Substring(scalar.string)
+        if digits.hasPrefix("0o") { digits = digits.dropFirst(2) }
+        guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ ("0"..."7").contains($0) }),
+              let value = UInt32(digits, radix: 8), value <= 0o7777
+        else {
+            fail(node, "'mode: \(scalar.string)' is not an octal file mode like \"0644\" or \"4755\"")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func parseOwner(_ node: Node) -> OwnerSpec? {
+        guard let value = text(node, "'owner' must be uid:gid or user:group, like \"1000:1000\" or \"app:app\"") else { return nil }
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let user = ownerPart(parts[0]), parts.count == 1 || ownerPart(parts[1]) != nil else {
+            fail(node, "'owner: \(value)' is not uid:gid or user:group (like \"1000:1000\" or \"app:app\")")
+            return nil
+        }
+        return OwnerSpec(user: user, group: parts.count == 2 ? ownerPart(parts[1]) : nil)
+    }
+
+    private func ownerPart(_ text: Substring) -> OwnerSpec.Part? {
+        if !text.isEmpty, text.allSatisfy(\.isNumber) {
+            guard let id = UInt32(text), id < UInt32.max else { return nil }
+            return .id(id)
+        }
+        guard let first = text.first, first.isASCII, first.isLetter || first == "_", text.count <= 32,
+              text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-$".contains($0)) })
+        else { return nil }
+        return .name(String(text))
+    }
+
+    private mutating func parseRun(_ node: Node, fields: [String: KeyValue]) -> RunStep? {
+        guard let script = text(node, "'run' must be a shell script (use '|' for several lines)") else { return nil }
+        guard !script.allSatisfy(\.isWhitespace) else {
+            fail(node, "'run' is empty; give it the commands to run")
+            return nil
+        }
+        var network = false
+        if let field = fields["network"] { network = bool(field.value, "'network'") ?? false }
+        var secrets: [String] = []
+        if let field = fields["secrets"], let items = sequence(field.value, "'secrets' must be a list of secret ids, like [vault_token]") {
+            for item in items {
+                guard let id = text(item, "a secret id must be text") else { continue }
+                if id.isEmpty || !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) {
+                    fail(item, "'\(id)' is not a secret id (letters, digits, '_', '.' and '-')")
+                } else if secrets.contains(id) {
+                    fail(item, "secret '\(id)' is listed twice")
+                } else {
+                    secrets.append(id)
+                }
+            }
+        }
+        var user: String?
+        if let field = fields["user"], let value = text(field.value, "'user' must be a user name or uid") {
+            if value.isEmpty { fail(field.value, "'user' is empty") } else { user = value }
+        }
+        return RunStep(script: script, network: network, secrets: secrets, user: user)
+    }
+
+    private mutating func packageList(_ node: Node, allowEmpty: Bool) -> [String]? {
+        guard let items = sequence(node, "'apt' must be a list of Debian packages, like [nginx, curl]") else { return nil }
+        if items.isEmpty && !allowEmpty {
+            fail(node, "'apt' lists no packages")
+            return nil
+        }
+        var packages: [String] = []
+        var ok = true
+        for item in items {
+            guard let value = text(item, "a package must be a name like nginx") else { ok = false; continue }
+            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let nameOK = parts[0].count >= 2 && parts[0].first!.isASCII && (parts[0].first!.isLowercase || parts[0].first!.isNumber)
+                && parts[0].allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || "+-.".contains($0)) }
+            let versionOK = parts.count == 1 || (!parts[1].isEmpty && parts[1].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".+~:-".contains($0)) })
+            if nameOK && versionOK { packages.append(value) } else {
+                fail(item, "'\(value)' is not a Debian package name (optionally with =VERSION)")
+                ok = false
+            }
+        }
+        return ok ? packages : nil
+    }
+
+    private mutating func pathList(_ node: Node) -> [String]? {
+        guard let items = sequence(node, "'remove' must be a list of absolute paths, like [/usr/share/doc]") else { return nil }
+        if items.isEmpty {
+            fail(node, "'remove' lists no paths")
+            return nil
+        }
+        var paths: [String] = []
+        var ok = true
+        for item in items {
+            guard let value = text(item, "a path to remove must be an absolute path") else { ok = false; continue }
+            let components = value.split(separator: "/")
+            if !value.hasPrefix("/") {
+                fail(item, "'\(value)' must be an absolute path in the image, like /\(value)")
+                ok = false
+            } else if components.contains("..") {
+                fail(item, "'\(value)' must not contain '..'")
+                ok = false
+            } else if components.allSatisfy({ $0 == "." }) {
+                fail(item, "'remove' cannot remove the root folder /")
+                ok = false
+            } else {
+                paths.append(value)
+            }
+        }
+        return ok ? paths : nil
+    }
+
+    // MARK: - config and checks
+
+    private mutating func parseConfig(_ node: Node) -> ConfigPatch {
+        var patch = ConfigPatch()
+        guard let pairs = mapping(node, "'config' must be a mapping of image settings (env, workdir, user, entrypoint, cmd, ports, labels, stopSignal)") else { return patch }
+        rejectUnknown(pairs, allowed: Self.configKeys, context: "in 'config'")
+        for pair in pairs {
+            switch pair.key {
+            case "env":
+                guard let entries = mapping(pair.value, "'env' must be a mapping of variables, like {APP_ENV: production}") else { continue }
+                for entry in entries {
+                    if !Self.isEnvironmentName(entry.key) {
+                        fail(entry.keyNode, "'\(entry.key)' is not an environment variable name (letters, digits and '_', not starting with a digit)")
+                    } else if case .scalar(let scalar) = entry.value {
+                        patch.env.append((entry.key, isNull(entry.value) ? nil : scalar.string))
+                    } else {
+                        fail(entry.value, "the value of \(entry.key) must be text, not \(describe(entry.value))")
+                    }
+                }
+            case "workdir":
+                if let value = text(pair.value, "'workdir' must be an absolute path") {
+                    if value.hasPrefix("/") { patch.workdir = value } else {
+                        fail(pair.value, "'workdir: \(value)' must be an absolute path, like /\(value)")
+                    }
+                }
+            case "user":
+                if let value = text(pair.value, "'user' must be a user, uid, user:group or uid:gid"), !value.isEmpty {
+                    patch.user = value
+                }
+            case "entrypoint", "cmd":
+                let example = pair.key == "entrypoint" ? "[/usr/local/bin/boot]" : "[nginx, -g, daemon off;]"
+                guard let items = sequence(pair.value, "'\(pair.key)' must be a list, like \(example); use [] for none") else { continue }
+                var words: [String] = []
+                for item in items {
+                    if case .scalar(let scalar) = item, !isNull(item) { words.append(scalar.string) } else {
+                        fail(item, "each element of '\(pair.key)' must be text, not \(describe(item))")
+                    }
+                }
+                if pair.key == "entrypoint" { patch.entrypoint = words } else { patch.cmd = words }
+            case "ports":
+                guard let items = sequence(pair.value, "'ports' must be a list, like [8080] or [\"53/udp\"]") else { continue }
+                var ports: [String] = []
+                for item in items {
+                    if let port = parsePort(item) { ports.append(port) }
+                }
+                patch.ports = ports
+            case "labels":
+                guard let entries = mapping(pair.value, "'labels' must be a mapping, like {org.opencontainers.image.title: app}") else { continue }
+                for entry in entries {
+                    if entry.key.isEmpty {
+                        fail(entry.keyNode, "a label name cannot be empty")
+                    } else if case .scalar(let scalar) = entry.value {
+                        patch.labels.append((entry.key, isNull(entry.value) ? nil : scalar.string))
+                    } else {
+                        fail(entry.value, "the value of label \(entry.key) must be text, not \(describe(entry.value))")
+                    }
+                }
+            case "stopSignal":
+                if let value = text(pair.value, "'stopSignal' must be a signal name like SIGTERM") {
+                    if let signal = Self.normalizedSignal(value) { patch.stopSignal = signal } else {
+                        fail(pair.value, "'\(value)' is not a signal name like SIGTERM or SIGQUIT")
+                    }
+                }
+            default:
+                break
+            }
+        }
+        return patch
+    }
+
+    private mutating func parsePort(_ node: Node) -> String? {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            fail(node, "a port must be a number like 8080 or text like \"53/udp\"")
+            return nil
+        }
+        let parts = scalar.string.split(separator: "/", omittingEmptySubsequences: false)
+        let proto = parts.count == 2 ? parts[1].lowercased() : "tcp"
+        guard parts.count <= 2, let number = Int(parts[0]), (1...65_535).contains(number),
+              ["tcp", "udp", "sctp"].contains(proto)
+        else {
+            fail(node, "'\(scalar.string)' is not a port like 8080, \"8080/tcp\" or \"53/udp\"")
+            return nil
+        }
+        return "\(number)/\(proto)"
+    }
+
+    private mutating func parseCheck(_ node: Node) -> Check? {
+        guard let pairs = mapping(node, "a check must be a mapping like '- run: nginx -t'") else { return nil }
+        rejectUnknown(pairs, allowed: Self.checkKeys, context: "in a check")
+        let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        guard let run = fields["run"] else {
+            fail(node, "a check needs 'run:', the command that must succeed in the finished image")
+            return nil
+        }
+        guard let script = text(run.value, "'run' of a check must be a shell command"), !script.allSatisfy(\.isWhitespace) else {
+            if case .scalar = run.value { fail(run.value, "'run' of a check is empty") }
+            return nil
+        }
+        var user: String?
+        if let field = fields["user"] { user = text(field.value, "'user' must be a user name or uid") }
+        return Check(script: script, user: user, location: location(of: run.keyNode))
+    }
+
+    // MARK: - Node helpers
+
+    struct KeyValue {
+        let key: String
+        let keyNode: Node
+        let value: Node
+    }
+
+    private mutating func mapping(_ node: Node, _ message: String) -> [KeyValue]? {
+        guard case .mapping(let mapping) = node else {
+            fail(node, "\(message), not \(describe(node))")
+            return nil
+        }
+        var pairs: [KeyValue] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else {
+                fail(key, "a key must be plain text, not \(describe(key))")
+                continue
+            }
+            pairs.append(KeyValue(key: scalar.string, keyNode: key, value: value))
+        }
+        return pairs
+    }
+
+    private mutating func sequence(_ node: Node, _ message: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            fail(node, "\(message), not \(describe(node))")
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    private mutating func text(_ node: Node, _ message: String) -> String? {
+        guard case .scalar(let scalar) = node, !isNull(node) else {
+            fail(node, "\(message), not \(describe(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func bool(_ node: Node, _ what: String) -> Bool? {
+        if case .scalar(let scalar) = node {
+            switch scalar.string {
+            case "true": return true
+            case "false": return false
+            default: break
+            }
+        }
+        fail(node, "\(what) must be true or false, not \(describe(node))")
+        return nil
+    }
+
+    private mutating func rejectUnknown(_ pairs: [KeyValue], allowed: [String], context: String) {
+        for pair in pairs where !allowed.contains(pair.key) {
+            fail(pair.keyNode, "unknown key '\(pair.key)' \(context)\(Suggestions.hint(pair.key, from: allowed))")
+        }
+    }
+
+    private func isNull(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node {
+            return scalar.tag.rawValue == Tag.Name.null.rawValue && scalar.style == .plain
+        }
+        return false
+    }
+
+    private func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            if isNull(node) { return "empty" }
+            switch scalar.tag.rawValue {
+            case Tag.Name.int.rawValue, Tag.Name.float.rawValue: return "the number \(scalar.string)"
+            case Tag.Name.bool.rawValue: return "\(scalar.string)"
+            default: return "'\(scalar.string)'"
+            }
+        }
+    }
+
+    private mutating func fail(_ node: Node, _ message: String) {
+        diagnostics.append(Diagnostic(location(of: node), message))
+    }
+
+    private func location(of node: Node) -> SourceLocation {
+        let mark = node.mark
+        return location(mark?.line ?? 1, mark?.column ?? 1)
+    }
+
+    private func location(_ line: Int, _ column: Int) -> SourceLocation {
+        SourceLocation(file: file, line: line, column: column)
+    }
+
+    private func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+            return Diagnostic(location(mark.line, mark.column), "YAML syntax error: \(problem)\(while_)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return Diagnostic(location(context.mark.line, context.mark.column),
+                              "key '\(duplicates.joined(separator: "', '"))' appears twice in the same mapping")
+        case .reader(let problem, _, _, _):
+            return Diagnostic(location(1, 1), "the stage file is not readable text: \(problem)")
+        default:
+            return Diagnostic(location(1, 1), "cannot read YAML: \(error)")
+        }
+    }
+
+    // MARK: - Names
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.first, first.isASCII, first.isLetter || first == "_" else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
+    static let signals = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
+        "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+        "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ]
+
+    static func normalizedSignal(_ value: String) -> String? {
+        if let number = Int(value), (1...64).contains(number) { return value }
+        let upper = value.uppercased()
+        let name = upper.hasPrefix("SIG") ? String(upper.dropFirst(3)) : upper
+        if signals.contains(name) { return "SIG" + name }
+        if name.hasPrefix("RTMIN+") || name.hasPrefix("RTMAX-"), let offset = Int(name.dropFirst(6)), (0...15).contains(offset) {
+            return "SIG" + name
+        }
+        return nil
+    }
+}

@@ -1,0 +1,53 @@
+import Glibc
+import Layers
+
+/// A project folder and its store: what every command starts from.
+public struct Workspace: Sendable {
+    /// The project folder (absolute), holding `images/`.
+    public let directory: String
+    /// The store (`DIR/.bake` unless `--store` says otherwise).
+    public let store: ContentStore
+
+    /// `directory` defaults to the current folder, `storePath` to `DIR/.bake`.
+    public init(directory: String?, storePath: String?) throws {
+        let cwd = Self.currentDirectory()
+        let dir = Self.absolute(directory ?? ".", relativeTo: cwd)
+        guard let status = try? FileSystem.statPath(dir), status.kind == .directory else {
+            throw PipelineError.badInput("project folder \(directory ?? dir) does not exist")
+        }
+        self.directory = dir
+        self.store = ContentStore(root: Self.absolute(storePath ?? dir + "/.bake", relativeTo: cwd))
+    }
+
+    /// Loads and validates every stage file.
+    public func loadProject() throws -> Project {
+        try Project.load(directory: directory)
+    }
+
+    /// Fails with a clear sentence when there is no store yet.
+    func requireStore() throws {
+        guard store.exists else {
+            throw PipelineError.badInput("there is no bake store at \(store.root) yet; run 'bake build' first")
+        }
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        var joined = path.hasPrefix("/") ? path : (base == "/" ? "/" : base + "/") + path
+        // Lexical clean-up only: "a/./b" and trailing slashes, never resolving symlinks.
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            if part == "." { continue }
+            if part == "..", !parts.isEmpty { parts.removeLast(); continue }
+            if part == ".." { continue }
+            parts.append(part)
+        }
+        joined = "/" + parts.joined(separator: "/")
+        return joined
+    }
+}

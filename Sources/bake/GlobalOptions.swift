@@ -1,0 +1,22 @@
+import ArgumentParser
+import Pipeline
+
+/// Options every command takes, before or after the command name.
+struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .customShort("C"),
+        help: ArgumentHelp("Project folder holding images/ (default: the current folder).", valueName: "DIR")
+    )
+    var directory: String?
+
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp("Store folder (default: DIR/.bake).", valueName: "DIR")
+    )
+    var store: String?
+
+    /// The project folder and store these options name.
+    func workspace() throws -> Workspace {
+        try Workspace(directory: directory, storePath: store)
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Layers
+import OCI
+import Pipeline
+
+/// Runs the command line and maps every failure to bake's exit codes: 0 success, 1 a build,
+/// check or verify failed, 2 bad input or usage. Errors are one sentence on stderr.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Bake.parseAsRoot()
+            try command.run()
+        } catch let error as PipelineError {
+            Console.error(error.description)
+            exit(error.isBadInput ? 2 : 1)
+        } catch let error as LayersError {
+            Console.error(error.description)
+            exit(1)
+        } catch let error as OCIError {
+            Console.error(error.description)
+            exit(1)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = Bake.exitCode(for: error)
+            let message = Bake.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(0)
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            // ArgumentParser reports usage errors as 64 (EX_USAGE); bake's contract is 2.
+            exit(2)
+        }
+    }
+}
+
+/// `bake`: the root command.
+struct Bake: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bake",
+        abstract: "Reproducible, daemonless image builds from stage files.",
+        discussion: """
+            bake builds a chain of OCI images (base -> app-base -> app) from \
+            images/NAME/stage.yaml files. Every layer is made deterministically, so the same \
+            inputs give the same digests; the results live in an OCI image layout in .bake/oci \
+            that skopeo, umoci and podman read directly.
+
+            EXAMPLES:
+              bake build app                 build app and the images it is built on
+              bake plan                      show the steps each image would run
+              bake inspect app --json        digests, layers and config of a built image
+              bake export app --format docker-archive --output app.tar
+            """,
+        version: BakeVersion.current,
+        subcommands: [Build.self, Plan.self, Inspect.self, Graph.self, Export.self, Fsck.self]
+    )
+
+    @OptionGroup var global: GlobalOptions
+}
+
+enum BakeVersion {
+    static let current = "0.1.0"
+}
