@@ -51,10 +51,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers shared by the test targets: temporary folders, subprocesses, tool checks.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
-        .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
-        .testTarget(name: "bakeTests", dependencies: ["bake", "Layers", "OCI"]),
+        .testTarget(name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"]),
     ]
 )

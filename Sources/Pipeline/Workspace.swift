@@ -7,6 +7,9 @@ public struct Workspace: Sendable {
     public let directory: String
     /// The store (`DIR/.bake` unless `--store` says otherwise).
     public let store: ContentStore
+    /// Called with the lock file's path when another bake process holds the store and this
+    /// one has to wait for it.
+    public var onLockWait: @Sendable (String) -> Void = { _ in }
 
     /// `directory` defaults to the current folder, `storePath` to `DIR/.bake`.
     public init(directory: String?, storePath: String?) throws {
@@ -22,6 +25,11 @@ public struct Workspace: Sendable {
     /// Loads and validates every stage file.
     public func loadProject() throws -> Project {
         try Project.load(directory: directory)
+    }
+
+    /// Takes the store lock for reading (shared with other readers).
+    func readLock() throws -> StoreLock {
+        try store.lock(exclusive: false) { onLockWait(store.lockPath) }
     }
 
     /// Fails with a clear sentence when there is no store yet.

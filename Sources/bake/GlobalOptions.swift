@@ -17,6 +17,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// The project folder and store these options name.
     func workspace() throws -> Workspace {
-        try Workspace(directory: directory, storePath: store)
+        var workspace = try Workspace(directory: directory, storePath: store)
+        workspace.onLockWait = { path in
+            Console.standardError("bake: waiting for another bake process to release the store lock \(path)")
+        }
+        return workspace
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import Crypto
 import OCI
 
@@ -21,6 +22,12 @@ extension ByteSink {
 public protocol ByteSource: AnyObject {
     /// Reads up to `buffer.count` bytes, returning how many; 0 only at the end.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// A source that can skip bytes without reading them (a regular file).
+public protocol SkippableSource: ByteSource {
+    /// Skips `count` bytes; returns false if it could not, leaving the position unchanged.
+    func skip(_ count: Int64) throws -> Bool
 }
 
 extension ByteSource {
@@ -134,10 +141,19 @@ public final class DigestingSink: ByteSink {
 }
 
 /// Reads from a file.
-public final class FileSource: ByteSource {
+public final class FileSource: SkippableSource {
     private let file: OpenFile
+    private lazy var isRegular: Bool = (try? file.status().kind == .regular) ?? false
     public init(file: OpenFile) { self.file = file }
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try file.read(into: buffer) }
+
+    public func skip(_ count: Int64) throws -> Bool {
+        // Seeking past the end would hide a truncated file: only seek within it.
+        guard isRegular else { return false }
+        let position = lseek(file.fd, 0, SEEK_CUR)
+        guard position >= 0, let size = try? file.status().size, Int64(position) + count <= size else { return false }
+        return lseek(file.fd, off_t(count), SEEK_CUR) >= 0
+    }
 }
 
 /// Reads from bytes in memory.

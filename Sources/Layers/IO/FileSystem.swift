@@ -100,6 +100,12 @@ public enum FileSystem {
         return result
     }
 
+    /// Sets an extended attribute on a path (not following a final symlink).
+    public static func setExtendedAttribute(_ path: [UInt8], name: String, value: [UInt8]) throws {
+        let rc = withCString(path) { cPath in value.withUnsafeBytes { lsetxattr(cPath, name, $0.baseAddress, $0.count, 0) } }
+        guard rc == 0 else { throw LayersError.system(operation: "set attribute \(name) on", path: text(path), errno: errno) }
+    }
+
     /// `mkdir -p`.
     public static func createDirectory(_ path: String, mode: mode_t = 0o755) throws {
         var st = stat()

@@ -280,6 +280,13 @@ public final class TarReader: ByteSource {
 
     private func skip(_ count: Int64) throws {
         var remaining = count
+        // What is buffered first, then seek over the rest when the source allows it.
+        let buffered = Int64(end - start)
+        if remaining > buffered, let seekable = source as? SkippableSource {
+            remaining -= buffered
+            start = end
+            if try seekable.skip(remaining) { return }
+        }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { scratch.deallocate() }
         while remaining > 0 {

@@ -27,7 +27,7 @@ public enum Exporter {
     public static func export(_ name: String, format: ExportFormat, output: String, workspace: Workspace) throws -> ExportResult {
         let image = try ImageReport.load(name, workspace: workspace)
         let store = workspace.store
-        let lock = try store.lock(exclusive: false) {}
+        let lock = try workspace.readLock()
         defer { withExtendedLifetime(lock) {} }
         let destination = Workspace.absolute(output, relativeTo: Workspace.currentDirectory())
         let descriptor = try store.image(named: name)!

@@ -18,7 +18,7 @@ public enum StoreChecker {
     public static func check(_ workspace: Workspace) throws -> FsckReport {
         try workspace.requireStore()
         let store = workspace.store
-        let lock = try store.lock(exclusive: false) {}
+        let lock = try workspace.readLock()
         defer { withExtendedLifetime(lock) {} }
         var report = FsckReport()
         do {

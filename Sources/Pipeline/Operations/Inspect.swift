@@ -32,7 +32,7 @@ public struct ImageReport: Sendable, Encodable {
     public static func load(_ name: String, workspace: Workspace) throws -> ImageReport {
         try workspace.requireStore()
         let store = workspace.store
-        let lock = try store.lock(exclusive: false) {}
+        let lock = try workspace.readLock()
         defer { withExtendedLifetime(lock) {} }
         guard let descriptor = try store.image(named: name) else {
             let names = try store.readIndex().refNames

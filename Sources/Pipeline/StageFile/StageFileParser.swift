@@ -571,8 +571,9 @@ struct StageFileParser {
     }
 
     private func isNull(_ node: Node) -> Bool {
+        // node.tag is the resolved tag; a quoted "null" or "~" stays text.
         if case .scalar(let scalar) = node {
-            return scalar.tag.rawValue == Tag.Name.null.rawValue && scalar.style == .plain
+            return node.tag.rawValue == Tag.Name.null.rawValue && scalar.style == .plain
         }
         return false
     }
@@ -584,7 +585,7 @@ struct StageFileParser {
         case .alias: return "an alias"
         case .scalar(let scalar):
             if isNull(node) { return "empty" }
-            switch scalar.tag.rawValue {
+            switch node.tag.rawValue {
             case Tag.Name.int.rawValue, Tag.Name.float.rawValue: return "the number \(scalar.string)"
             case Tag.Name.bool.rawValue: return "\(scalar.string)"
             default: return "'\(scalar.string)'"

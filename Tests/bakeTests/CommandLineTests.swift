@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Exit codes, messages and help of the command line.
+@Suite struct CommandLineTests {
+    @Test(arguments: [[], ["build"], ["plan"], ["inspect"], ["graph"], ["export"], ["fsck"]])
+    func everyCommandExplainsItselfWithAnExample(_ command: [String]) throws {
+        let dir = TemporaryDirectory()
+        let result = try BakeCLI.run(command + ["--help"], in: dir.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("EXAMPLES:"), "\(result.stdout)")
+        #expect(result.stdout.contains("-C <DIR>"))
+        #expect(result.stdout.contains("--store <DIR>"))
+    }
+
+    @Test(arguments: [
+        ["build", "--no-such-flag"],
+        ["inspect"],
+        ["export", "app", "--format", "zip", "--output", "x"],
+        ["graph", "--format", "svg"],
+        ["frobnicate"],
+    ])
+    func usageErrorsExitWith2(_ arguments: [String]) throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        let result = try BakeCLI.run(arguments, in: dir.at("p"))
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(!result.stderr.isEmpty)
+    }
+
+    @Test func anInvalidStageFileNamesFileLineAndColumnAndLeavesNoStore() throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        try Fixture.write(dir.at("p/images/app/stage.yaml"), "from: app-base\nsteps:\n  - copy: site/\n    too: /srv/app/\n")
+        let result = try BakeCLI.run(["build", "app"], in: dir.at("p"))
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bake: images/app/stage.yaml:4:5: unknown key 'too' in a copy step; did you mean 'to'?"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.at("p/.bake")))
+    }
+
+    @Test func badInputBeforeBuildingLeavesTheStoreUntouched() throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        let epoch = try BakeCLI.run(["build"], in: dir.at("p"), environment: ["SOURCE_DATE_EPOCH": "yesterday"])
+        #expect(epoch.status == 2)
+        #expect(epoch.stderr == "bake: SOURCE_DATE_EPOCH='yesterday' is not a whole number of seconds since 1970-01-01 (like 1700000000); fix or unset it\n")
+        let unknown = try BakeCLI.run(["build", "ap"], in: dir.at("p"))
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("no image named 'ap'") && unknown.stderr.contains("did you mean 'app'?"))
+        try Fixture.write(dir.at("p/images/app/stage.yaml"), "from: app-base\nsteps:\n  - run: make\n")
+        let later = try BakeCLI.run(["build", "app"], in: dir.at("p"))
+        #expect(later.status == 2)
+        #expect(later.stderr == "bake: images/app/stage.yaml:3:5: a 'run' step is not supported yet by this version of bake\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.at("p/.bake")))
+    }
+
+    @Test func globalOptionsWorkBeforeAndAfterTheCommand() throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        let before = try BakeCLI.run(["-C", dir.at("p"), "--store", dir.at("s1"), "build", "base"], in: dir.path)
+        let after = try BakeCLI.run(["build", "base", "-C", dir.at("p"), "--store", dir.at("s2")], in: dir.path)
+        #expect(before.status == 0 && after.status == 0, "\(before.stderr) \(after.stderr)")
+        #expect(before.stdout == after.stdout)
+        #expect(FileManager.default.fileExists(atPath: dir.at("s1/oci/index.json")))
+        #expect(!FileManager.default.fileExists(atPath: dir.at("p/.bake")))
+        let inspect = try BakeCLI.run(["--store", dir.at("s2"), "inspect", "base"], in: dir.at("p"))
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.hasPrefix("base sha256:"))
+    }
+
+    @Test func planAndGraphDescribeThePipelineWithoutSideEffects() throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        let plan = try BakeCLI.run(["plan", "app"], in: dir.at("p"))
+        #expect(plan.status == 0)
+        let lines = plan.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { !$0.hasPrefix(" ") }.map { String($0.split(separator: " ")[0]) } == ["base", "app-base", "app"])
+        #expect(lines.contains("  2. copy app-home/ /srv/app/ owner=app:app"))
+        #expect(lines.contains("  3. remove /etc/motd"))
+        let dot = try BakeCLI.run(["graph"], in: dir.at("p"))
+        #expect(dot.stdout.contains("\"base\" -> \"app-base\";") && dot.stdout.contains("\"app-base\" -> \"app\";"))
+        let mermaid = try BakeCLI.run(["graph", "--format", "mermaid"], in: dir.at("p"))
+        #expect(mermaid.stdout.hasPrefix("graph LR\n"))
+        #expect(!FileManager.default.fileExists(atPath: dir.at("p/.bake")))
+    }
+
+    @Test func fsckFindsACorruptBlobAndTheNextBuildReplacesIt() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BakeCLI.exampleProject(at: project)
+        #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
+        #expect(try BakeCLI.run(["fsck"], in: project).stdout.hasPrefix("store ok: "))
+        let report = try BakeCLI.run(["inspect", "app", "--json"], in: project)
+        let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+        let layer = try #require((json?["layers"] as? [[String: Any]])?.last?["digest"] as? String)
+        let blob = project + "/.bake/oci/blobs/sha256/" + layer.dropFirst("sha256:".count)
+        var bytes = try #require(FileManager.default.contents(atPath: blob))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: blob))
+        let fsck = try BakeCLI.run(["fsck"], in: project)
+        #expect(fsck.status == 1)
+        #expect(fsck.stderr.contains("bake: blob \(layer) is corrupt: its bytes hash to sha256:"), "\(fsck.stderr)")
+        #expect(fsck.stderr.contains("image app: layer \(layer) is missing or corrupt"))
+        let rebuild = try BakeCLI.run(["build", "app"], in: project)
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(try BakeCLI.run(["fsck"], in: project).status == 0)
+    }
+
+    @Test func readingCommandsExplainAMissingStoreOrImage() throws {
+        let dir = TemporaryDirectory()
+        try BakeCLI.exampleProject(at: dir.at("p"))
+        let noStore = try BakeCLI.run(["inspect", "app"], in: dir.at("p"))
+        #expect(noStore.status == 2)
+        #expect(noStore.stderr.contains("there is no bake store at"))
+        #expect(try BakeCLI.run(["build", "base"], in: dir.at("p")).status == 0)
+        let noImage = try BakeCLI.run(["inspect", "app"], in: dir.at("p"))
+        #expect(noImage.status == 2)
+        #expect(noImage.stderr.contains("no image named 'app' in the store"))
+        try Fixture.mkdir(dir.at("occupied"))
+        try Fixture.write(dir.at("occupied/keep.txt"), "mine")
+        let clash = try BakeCLI.run(["export", "base", "--format", "oci", "--output", dir.at("occupied")], in: dir.at("p"))
+        #expect(clash.status == 2)
+        #expect(clash.stderr.contains("exists and is not an OCI layout"))
+        #expect(try Fixture.read(dir.at("occupied/keep.txt")) == "mine")
+    }
+}
