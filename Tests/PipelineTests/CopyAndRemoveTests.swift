@@ -195,3 +195,84 @@ import TestSupport
         #expect(try fixture.listing(of: image.newLayers[1]) == ["d 0755 0:0 etc", "- 0600 0:0 etc/.wh.motd size=0"])
     }
 }
+
+/// Inputs that would make a layer say something the user did not ask for.
+@Suite struct CopyRefusalTests {
+    @Test(arguments: [".wh.config", ".wh...", ".wh.", ".wh..wh..opq"])
+    func namesReservedForWhiteoutsAreNotCopied(_ name: String) throws {
+        let fixture = try ProjectFixture(["images/a/stage.yaml": "from: scratch\nsteps:\n  - copy: files/\n    to: /srv/\n", "images/a/files/ok": "x"])
+        try Fixture.write(fixture.dir.at("images/a/files/\(name)"), "")
+        #expect {
+            _ = try fixture.build()
+        } throws: { error in
+            (error as? PipelineError)?.isBadInput == true
+                && "\(error)".contains("has a name starting with '.wh.', which OCI reserves for deletions; rename it")
+        }
+        // Nothing was named in the store.
+        let index = (try? Fixture.read(fixture.dir.at(".bake/oci/index.json"))) ?? ""
+        #expect(!index.contains("ref.name"))
+    }
+
+    @Test func ownerAppliesToWhatIsNewNotToFoldersThatExistBelow() throws {
+        let fixture = try ProjectFixture([
+            "images/base/stage.yaml": "from: scratch\nsteps:\n  - copy: root/\n    to: /\n",
+            "images/base/root/etc/hosts": "127.0.0.1 localhost\n",
+            "images/base/root/tmp/.keep": "",
+            "images/app/stage.yaml": "from: base\nsteps:\n  - copy: root/\n    to: /\n    owner: \"1000:1000\"\n",
+            "images/app/root/etc/app.conf": "x",
+            "images/app/root/tmp/app/x": "y",
+        ])
+        // /etc and /tmp exist below (root's): they stay root's; what is new gets the owner.
+        let app = try #require(try fixture.build(["app"]).last)
+        #expect(try fixture.listing(of: app.newLayers[0]) == [
+            "d 0755 0:0 etc",
+            "- 0644 1000:1000 etc/app.conf size=1",
+            "d 0755 0:0 tmp",
+            "d 0755 1000:1000 tmp/app",
+            "- 0644 1000:1000 tmp/app/x size=1",
+        ])
+    }
+
+    @Test func aFolderIsNotCopiedOverASymlinkOfTheImage() throws {
+        let fixture = try ProjectFixture([
+            "images/base/stage.yaml": "from: scratch\nsteps:\n  - copy: root/\n    to: /\n",
+            "images/base/root/usr/lib/libc.so": "c",
+            "images/app/stage.yaml": "from: base\nsteps:\n  - copy: root/\n    to: /\n",
+            "images/app/root/lib/extra.so": "e",
+        ])
+        try Fixture.symlink("usr/lib", at: fixture.dir.at("images/base/root/lib"))
+        #expect {
+            _ = try fixture.build(["app"])
+        } throws: { error in
+            "\(error)" == "images/app/stage.yaml:3:5: step 1 of app: cannot copy the folder root/lib to /lib: that is a symlink in the image below (to usr/lib); copy into its target instead"
+        }
+    }
+
+    @Test func aFileIsNotCopiedOverAFolderOfTheImage() throws {
+        let fixture = try ProjectFixture([
+            "images/base/stage.yaml": "from: scratch\nsteps:\n  - copy: root/\n    to: /\n",
+            "images/base/root/etc/conf.d/a": "a",
+            "images/app/stage.yaml": "from: base\nsteps:\n  - copy: root/\n    to: /\n",
+            "images/app/root/etc/conf.d": "now a file",
+        ])
+        #expect {
+            _ = try fixture.build(["app"])
+        } throws: { error in
+            "\(error)".hasSuffix("cannot copy to /etc/conf.d: it is a folder in the image below, and a file would replace it with everything in it")
+        }
+    }
+
+    @Test func howASourceIsSpelledDoesNotChangeTheImage() throws {
+        var digests: Set<String> = []
+        for spelling in ["site", "site/", "./site/", "site//"] {
+            let fixture = try ProjectFixture([
+                "images/a/stage.yaml": "from: scratch\nsteps:\n  - copy: \(spelling)\n    to: /srv/app\n",
+                "images/a/site/index.html": "x",
+            ])
+            let image = try #require(try fixture.build().first)
+            digests.insert(image.manifestDescriptor.digest.description)
+            #expect(image.config.history?.first?.createdBy == "bake: copy site /srv/app/")
+        }
+        #expect(digests.count == 1)
+    }
+}

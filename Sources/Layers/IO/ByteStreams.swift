@@ -46,11 +46,19 @@ extension ByteSource {
     /// Reads and discards everything that is left; returns the number of bytes.
     @discardableResult
     public func drain() throws -> Int64 {
+        try copy(to: nil)
+    }
+
+    /// Writes everything that is left to `sink` (or nowhere); returns the number of bytes.
+    /// Does not finish the sink.
+    @discardableResult
+    public func copy(to sink: ByteSink?) throws -> Int64 {
         var total: Int64 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = try buffer.withUnsafeMutableBytes { try read(into: $0) }
             if count == 0 { return total }
+            try buffer.withUnsafeBytes { try sink?.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             total += Int64(count)
         }
     }

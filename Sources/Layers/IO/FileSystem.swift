@@ -34,17 +34,28 @@ public enum FileSystem {
         return FileStatus(st)
     }
 
-    /// The names in a directory, excluding `.` and `..`, sorted by their bytes.
+    /// The names in a directory, excluding `.` and `..`, sorted by their bytes. The last
+    /// component of `path` must not be a symlink.
     public static func directoryEntries(_ path: [UInt8]) throws -> [[UInt8]] {
-        guard let dir = withCString(path, { opendir($0) }) else {
-            throw LayersError.system(operation: "open folder", path: text(path), errno: errno)
+        let fd = withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw LayersError.system(operation: "open folder", path: text(path), errno: errno) }
+        defer { close(fd) }
+        return try directoryEntries(fd: fd, describedAs: text(path))
+    }
+
+    /// The names in an open directory, excluding `.` and `..`, sorted by their bytes.
+    public static func directoryEntries(fd: Int32, describedAs path: String) throws -> [[UInt8]] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            throw LayersError.system(operation: "open folder", path: path, errno: errno)
         }
         defer { closedir(dir) }
+        rewinddir(dir)
         var names: [[UInt8]] = []
         while true {
             errno = 0
             guard let entry = readdir(dir) else {
-                if errno != 0 { throw LayersError.system(operation: "read folder", path: text(path), errno: errno) }
+                if errno != 0 { throw LayersError.system(operation: "read folder", path: path, errno: errno) }
                 break
             }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [UInt8] in
@@ -182,18 +193,21 @@ public enum FileSystem {
         return result
     }
 
-    /// Writes `bytes` to `path` atomically: a temporary file next to it, fsync, rename.
-    public static func writeFileAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let temp = "\(path).tmp-\(getpid())"
+    /// Replaces `path` atomically: `write` fills a new temporary file in `temporaryFolder`
+    /// (which must be on the same file system), which is then fsynced and renamed over
+    /// `path`. On any error the temporary file is removed and `path` is left as it was.
+    public static func replaceAtomically(
+        _ path: String, temporaryFolder: String, _ write: (OpenFile) throws -> Void
+    ) throws {
+        let file = try makeTemporaryFile(in: temporaryFolder, prefix: ".bake-tmp")
         do {
-            let file = try OpenFile(path: temp, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
-            try bytes.withUnsafeBytes { try file.writeAll($0) }
+            try write(file)
             try file.sync()
             try file.close()
-            try rename(temp, path)
+            try rename(file.path, path)
             syncDirectory(parent(of: path))
         } catch {
-            unlink(temp)
+            unlink(file.path)
             throw error
         }
     }

@@ -73,11 +73,18 @@ public struct RelativePath: Hashable, Comparable, Sendable, CustomStringConverti
         return result
     }
 
-    /// This path with one more component (which must not contain `/`).
+    /// This path with one more component. Callers pass names that come from a directory
+    /// listing or from an already validated path, never `.`, `..`, or anything with `/`.
     public func appending(_ component: [UInt8]) -> RelativePath {
-        precondition(!component.isEmpty && !component.contains(0x2f), "a path component cannot be empty or hold '/'")
+        precondition(Self.isValidComponent(component), "a path component cannot be empty, '.', '..' or hold '/'")
         if bytes.isEmpty { return RelativePath(trusted: component) }
         return RelativePath(trusted: bytes + [0x2f] + component)
+    }
+
+    /// True for a name that can be one component of a path: not empty, `.` or `..`, and
+    /// without `/` or NUL.
+    public static func isValidComponent(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && name != [0x2e] && name != [0x2e, 0x2e] && !name.contains(0x2f) && !name.contains(0)
     }
 
     /// This path followed by another relative path.

@@ -62,7 +62,7 @@ public final class ContentStore: Sendable {
         }
     }
 
-    /// Locks the store; see `StoreLock`.
+    /// Locks the store (creating its folder if needed); see `StoreLock`.
     public func lock(exclusive: Bool, onWait: () -> Void) throws -> StoreLock {
         try FileSystem.createDirectory(root)
         return try StoreLock(path: lockPath, exclusive: exclusive, onWait: onWait)
@@ -179,17 +179,8 @@ public final class ContentStore: Sendable {
     /// Writes a small file of the store atomically, through the store's temporary folder.
     public func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         try FileSystem.createDirectory(temporaryPath)
-        let file = try FileSystem.makeTemporaryFile(in: temporaryPath, prefix: "write")
-        let temp = file.path
-        do {
+        try FileSystem.replaceAtomically(path, temporaryFolder: temporaryPath) { file in
             try bytes.withUnsafeBytes { try file.writeAll($0) }
-            try file.sync()
-            try file.close()
-            try FileSystem.rename(temp, path)
-            FileSystem.syncDirectory(FileSystem.parent(of: path))
-        } catch {
-            unlink(temp)
-            throw error
         }
     }
 }

@@ -51,12 +51,20 @@ public struct TarEntry: Sendable, Hashable {
         return false
     }
 
-    /// The OCI whiteout this entry encodes, if it is one.
+    /// True when the entry's name starts with `.wh.`, the prefix OCI reserves for whiteouts.
+    public var hasWhiteoutName: Bool {
+        path.lastComponent.starts(with: Whiteout.prefix)
+    }
+
+    /// The OCI whiteout this entry encodes; nil when it is not one or when it names nothing
+    /// valid (`.wh.`, `.wh..`, `.wh...`), which `TarReader` refuses before anyone sees it.
     public var whiteout: Whiteout? {
         let name = path.lastComponent
         guard name.starts(with: Whiteout.prefix), let parent = path.parent else { return nil }
         if name == Whiteout.opaqueMarker { return .opaque(directory: parent) }
-        return .remove(parent.appending(Array(name[Whiteout.prefix.count...])))
+        let target = Array(name[Whiteout.prefix.count...])
+        guard Whiteout.isValidTarget(target) else { return nil }
+        return .remove(parent.appending(target))
     }
 
     /// `ls -l` style summary, used by listings and tests.
@@ -89,6 +97,13 @@ public enum Whiteout: Sendable, Hashable {
     public static let prefix: [UInt8] = Array(".wh.".utf8)
     /// `.wh..wh..opq`
     public static let opaqueMarker: [UInt8] = Array(".wh..wh..opq".utf8)
+
+    /// A name a `.wh.NAME` whiteout may remove: not empty, `.` or `..`, and not one of the
+    /// `.wh..wh.*` names aufs used for its own bookkeeping.
+    public static func isValidTarget(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && name != [0x2e] && name != [0x2e, 0x2e] && !name.contains(0x2f) && !name.contains(0)
+            && !name.starts(with: prefix)
+    }
 
     /// The archive path that encodes this whiteout.
     public var entryPath: RelativePath {

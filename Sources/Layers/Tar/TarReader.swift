@@ -18,6 +18,10 @@ public final class TarReader: ByteSource {
     /// Number of the entry last returned, for messages.
     public private(set) var entryCount = 0
 
+    /// Largest entry size accepted (1 EiB): far beyond any real file, small enough that no
+    /// size or offset arithmetic can overflow.
+    static let maximumSize: Int64 = 1 << 60
+
     public init(source: ByteSource) {
         self.source = source
     }
@@ -26,7 +30,8 @@ public final class TarReader: ByteSource {
     /// entry is skipped.
     public func next() throws -> TarEntry? {
         if finished { return nil }
-        try skip(remainingContent + Int64(remainingPadding))
+        try skip(remainingContent)
+        try skip(Int64(remainingPadding))
         remainingContent = 0
         remainingPadding = 0
 
@@ -35,7 +40,11 @@ public final class TarReader: ByteSource {
         var gnuLongLink: [UInt8]?
         while true {
             guard let block = try readBlock() else {
-                // End of input at a block boundary: accept as the end of the archive.
+                // End of input at a block boundary: accepted as the end of the archive, unless
+                // an extended header promised an entry that never came.
+                guard localRecords.isEmpty, gnuLongName == nil, gnuLongLink == nil else {
+                    throw LayersError.malformedArchive("archive ends after an extended header, before its entry")
+                }
                 finished = true
                 return nil
             }
@@ -48,7 +57,7 @@ public final class TarReader: ByteSource {
                 throw LayersError.malformedArchive("header \(entryCount + 1) has a bad checksum (not a tar archive, or corrupt)")
             }
             let flag = block[TarHeader.Field.typeflag]
-            guard let size = TarHeader.number(block, TarHeader.Field.size), size >= 0 else {
+            guard let size = TarHeader.number(block, TarHeader.Field.size), size >= 0, size <= Self.maximumSize else {
                 throw LayersError.malformedArchive("header \(entryCount + 1) has an invalid size field")
             }
             switch flag {
@@ -70,8 +79,12 @@ public final class TarReader: ByteSource {
             entryCount += 1
             var records = globalRecords
             records.merge(localRecords, uniquingKeysWith: { $1 })
-            return try makeEntry(block, flag: flag, headerSize: size, records: records,
-                                 longName: gnuLongName, longLink: gnuLongLink)
+            let entry = try makeEntry(block, flag: flag, headerSize: size, records: records,
+                                      longName: gnuLongName, longLink: gnuLongLink)
+            if entry.hasWhiteoutName && entry.whiteout == nil {
+                throw LayersError.malformedArchive("entry '\(entry.path)' is a whiteout that names nothing it could remove")
+            }
+            return entry
         }
     }
 
@@ -105,6 +118,9 @@ public final class TarReader: ByteSource {
         }
         let linkName = records["linkpath"] ?? longLink ?? TarHeader.string(block, F.linkname)
         let size = try records["size"].map { try decimal($0, "size") } ?? headerSize
+        guard size <= Self.maximumSize else {
+            throw LayersError.malformedArchive("entry '\(FileSystem.text(name))' claims \(size) bytes")
+        }
         guard let mode = TarHeader.number(block, F.mode),
               let headerUID = TarHeader.number(block, F.uid),
               let headerGID = TarHeader.number(block, F.gid),
@@ -163,7 +179,8 @@ public final class TarReader: ByteSource {
         remainingPadding = remainder == 0 ? 0 : TarHeader.blockSize - remainder
         if case .directory = kind, contentSize > 0 {
             // Content of a folder entry is meaningless; skip it now.
-            try skip(contentSize + Int64(remainingPadding))
+            try skip(contentSize)
+            try skip(Int64(remainingPadding))
             remainingContent = 0
             remainingPadding = 0
         }
@@ -180,7 +197,7 @@ public final class TarReader: ByteSource {
             if data[index] == 0 { break }  // trailing NUL padding
             guard let space = data[index...].firstIndex(of: 0x20),
                   let length = Int(String(decoding: data[index..<space], as: UTF8.self)),
-                  length > space - index, index + length <= data.count,
+                  length > space - index, length <= data.count - index,
                   data[index + length - 1] == 0x0a
             else {
                 throw LayersError.malformedArchive("a PAX extended header near entry \(entryCount + 1) is malformed")

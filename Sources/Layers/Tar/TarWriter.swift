@@ -140,6 +140,10 @@ public final class TarWriter {
             throw LayersError.unsupported("device \(entry.path) has numbers \(major),\(minor), too large for a tar header")
         }
         for (key, value) in entry.xattrs {
+            // A PAX key ends at the first '='; such a name could not be read back.
+            guard !key.isEmpty, !key.contains("="), !key.contains("\n"), !key.contains("\u{0}") else {
+                throw LayersError.unsupported("\(entry.path) has an extended attribute named '\(key)', which a tar header cannot hold")
+            }
             records.append((Array("SCHILY.xattr.\(key)".utf8), value))
         }
         if binary { records.append((Array("hdrcharset".utf8), Array("BINARY".utf8))) }

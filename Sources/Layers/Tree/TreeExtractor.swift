@@ -204,7 +204,7 @@ public final class TreeExtractor {
         case (.opaque(let directory), .apply):
             let fd = try openDirectory(directory, create: true)
             defer { close(fd) }
-            for name in try FileSystem.directoryEntries(procPath(fd)) {
+            for name in try FileSystem.directoryEntries(fd: fd, describedAs: display(directory)) {
                 let child = directory.appending(name)
                 if !createdInLayer.contains(child) { try removeChild(fd, name, path: child) }
             }
@@ -276,6 +276,10 @@ public final class TreeExtractor {
 
     /// Removes `name` inside the folder `parent` (a whole tree if it is a folder).
     private func removeChild(_ parent: Int32, _ name: [UInt8], path: RelativePath) throws {
+        // Never `.` or `..`: removing those would reach the folder itself or its parent.
+        guard RelativePath.isValidComponent(name) else {
+            throw LayersError.unsafeEntry(path: path.description, reason: "it does not name a file")
+        }
         if FileSystem.withCString(name, { unlinkat(parent, $0, 0) }) == 0 { return }
         switch errno {
         case ENOENT:
@@ -283,11 +287,13 @@ public final class TreeExtractor {
         case EISDIR, EPERM:
             let fd = FileSystem.withCString(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else { throw LayersError.system(operation: "remove", path: display(path), errno: errno) }
-            fchmod(fd, 0o700)
-            for child in try FileSystem.directoryEntries(procPath(fd)) {
-                try removeChild(fd, child, path: path.appending(child))
+            do {
+                defer { close(fd) }
+                fchmod(fd, 0o700)
+                for child in try FileSystem.directoryEntries(fd: fd, describedAs: display(path)) {
+                    try removeChild(fd, child, path: path.appending(child))
+                }
             }
-            close(fd)
             // The cached parent descriptor must not point into the tree being removed.
             if let cached = cachedParent, cached.path == path || path.isAncestor(of: cached.path) { dropCache() }
             guard FileSystem.withCString(name, { unlinkat(parent, $0, AT_REMOVEDIR) }) == 0 else {
@@ -296,10 +302,6 @@ public final class TreeExtractor {
         default:
             throw LayersError.system(operation: "remove", path: display(path), errno: errno)
         }
-    }
-
-    private func procPath(_ fd: Int32) -> [UInt8] {
-        Array("/proc/self/fd/\(fd)".utf8)
     }
 
     private func display(_ path: RelativePath) -> String {

@@ -36,9 +36,10 @@ public final class Builder {
         let order = try project.buildOrder(for: options.targets)
         try Self.checkSupported(order.map { project.stages[$0]! })
 
-        try store.create()
+        // The lock first: two processes creating a fresh store must not race on its files.
         let lock = try store.lock(exclusive: true) { reporter.waitingForStore(store.lockPath) }
         defer { withExtendedLifetime(lock) {} }
+        try store.create()
         try store.validateLayout()
         try store.removeTemporaryFiles()
 
@@ -95,22 +96,22 @@ public final class Builder {
             reporter.stepStarted(stage, step)
             let started = ContinuousClock.now
             let blob: LayerBlob
+            var output = StepOutput(entries: [], history: "")
             do {
                 if tree == nil { tree = try store.filesystem(layers: layers, diffIDs: diffIDs) }
                 let writer = try LayerWriter(store: store, threads: options.compressionThreads)
-                let entries: [TarEntry]
                 switch step.action {
                 case .copy(let copy):
                     let (uid, gid) = try resolveOwner(copy.owner, tree: tree!, layers: layers)
-                    entries = try CopyLayer(stage: stage, copy: copy, epoch: epoch, uid: uid, gid: gid)
+                    output = try CopyLayer(stage: stage, copy: copy, epoch: epoch, uid: uid, gid: gid)
                         .write(into: writer, below: tree!)
                 case .remove(let paths):
-                    entries = try RemoveLayer(paths: paths, epoch: epoch).write(into: writer, below: tree!)
+                    output = try RemoveLayer(paths: paths, epoch: epoch).write(into: writer, below: tree!)
                 case .run, .apt:
                     throw PipelineError.notSupportedYet(step.location, "a '\(step.action.kind)' step")
                 }
                 blob = try writer.commit()
-                tree!.apply(layer: entries, index: layers.count)
+                tree!.apply(layer: output.entries, index: layers.count)
             } catch let error as StepInputError {
                 throw PipelineError.stepInput(image: stage.name, step: step.number, location: step.location, message: error.message)
             } catch let error as PipelineError {
@@ -122,7 +123,7 @@ public final class Builder {
             }
             layers.append(blob.descriptor)
             diffIDs.append(blob.diffID)
-            history.append(History(created: created, createdBy: "bake: " + step.action.summary))
+            history.append(History(created: created, createdBy: "bake: " + output.history))
             newLayers.append(blob)
             let elapsed = (ContinuousClock.now - started).components
             let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18

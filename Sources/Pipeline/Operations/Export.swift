@@ -79,22 +79,10 @@ public enum Exporter {
                (try? VerifyingSource(upstream: FileSource(file: OpenFile(path: blobPath, flags: O_RDONLY)), expected: blob, what: "blob").drain()) != nil {
                 continue
             }
-            let temp = try FileSystem.makeTemporaryFile(in: path + "/blobs/sha256", prefix: ".bake-tmp")
-            do {
-                let sink = FileSink(file: temp, sync: true)
-                let source = try store.openBlob(blob, what: "blob")
-                var buffer = [UInt8](repeating: 0, count: 1 << 20)
-                while true {
-                    let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
-                    if count == 0 { break }
-                    try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-                }
+            try FileSystem.replaceAtomically(blobPath, temporaryFolder: path + "/blobs/sha256") { file in
+                let sink = FileSink(file: file, sync: false)
+                try store.openBlob(blob, what: "blob").copy(to: sink)
                 try sink.finish()
-                try temp.close()
-                try FileSystem.rename(temp.path, blobPath)
-            } catch {
-                unlink(temp.path)
-                throw error
             }
         }
         var index = Index(manifests: [])
@@ -106,15 +94,8 @@ public enum Exporter {
     }
 
     private static func writeFile(_ path: String, _ bytes: [UInt8], folder: String) throws {
-        let temp = try FileSystem.makeTemporaryFile(in: folder, prefix: ".bake-tmp")
-        do {
-            try bytes.withUnsafeBytes { try temp.writeAll($0) }
-            try temp.sync()
-            try temp.close()
-            try FileSystem.rename(temp.path, path)
-        } catch {
-            unlink(temp.path)
-            throw error
+        try FileSystem.replaceAtomically(path, temporaryFolder: folder) { file in
+            try bytes.withUnsafeBytes { try file.writeAll($0) }
         }
     }
 
@@ -128,16 +109,10 @@ public enum Exporter {
         guard (try? FileSystem.statPath(folder))?.kind == .directory else {
             throw PipelineError.badInput("the folder of \(path) does not exist")
         }
-        let temp = try FileSystem.makeTemporaryFile(in: folder, prefix: ".bake-tmp")
-        do {
-            let tar = TarWriter(sink: FileSink(file: temp, sync: true))
+        try FileSystem.replaceAtomically(path, temporaryFolder: folder) { file in
+            let tar = TarWriter(sink: FileSink(file: file, sync: false))
             try body(tar)
             try tar.finish()
-            try temp.close()
-            try FileSystem.rename(temp.path, path)
-        } catch {
-            unlink(temp.path)
-            throw error
         }
     }
 

@@ -57,7 +57,13 @@ public struct Project: Sendable {
                 continue
             }
             var parser = StageFileParser(name: name, directory: folder, file: file)
-            if let stage = parser.parse(text) { stages[name] = stage }
+            if let stage = parser.parse(text) {
+                stages[name] = stage
+            } else if parser.diagnostics.isEmpty {
+                // A stage must never vanish without a word.
+                diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1),
+                                              "the stage file could not be read, for no reason bake can name; please report this"))
+            }
             diagnostics += parser.diagnostics
         }
         let project = Project(directory: directory, stages: stages)

@@ -88,10 +88,7 @@ public enum StepAction: Sendable, Hashable {
         switch self {
         case .copy(let copy):
             var text = "copy \(copy.source) \(copy.to)"
-            if let mode = copy.mode {
-                let octal = String(mode, radix: 8)
-                text += " mode=" + String(repeating: "0", count: max(0, 4 - octal.count)) + octal
-            }
+            if let mode = copy.mode { text += " mode=" + CopyStep.octal(mode) }
             if let owner = copy.owner { text += " owner=\(owner)" }
             return text
         case .run(let run):
@@ -118,6 +115,12 @@ public struct CopyStep: Sendable, Hashable {
     public var mode: UInt32?
     /// Owner of everything copied, when given (default 0:0).
     public var owner: OwnerSpec?
+
+    /// A mode as at least four octal digits, e.g. 0644.
+    public static func octal(_ mode: UInt32) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
 }
 
 /// `owner:` of a copy step: `uid:gid`, `user:group`, `user` or `uid`.

@@ -1,3 +1,4 @@
+import Foundation
 import Layers
 import Yams
 
@@ -35,7 +36,10 @@ struct StageFileParser {
 
     // MARK: - Document
 
+    private var yaml = ""
+
     mutating func parse(_ yaml: String) -> Stage? {
+        self.yaml = yaml
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -50,7 +54,7 @@ struct StageFileParser {
             diagnostics.append(Diagnostic(location(1, 1), "cannot read YAML: \(error)"))
             return nil
         }
-        guard let pairs = mapping(root, "the stage file") else { return nil }
+        guard let pairs = mapping(root, "the stage file must be a mapping with keys like 'from:' and 'steps:'") else { return nil }
         rejectUnknown(pairs, allowed: Self.topLevelKeys, context: "at the top of the stage file")
         let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
 
@@ -140,10 +144,16 @@ struct StageFileParser {
                 fail(kind.keyNode, "'from: {oci: \(path)}' needs 'ref:' naming the image in the layout, e.g. {oci: \(path), ref: latest}")
                 return nil
             }
-            guard let refName = text(ref.value, "'ref' in 'from' must be the name of an image in the OCI layout"), !refName.isEmpty else { return nil }
+            guard let refName = text(ref.value, "'ref' in 'from' must be the name of an image in the OCI layout") else { return nil }
+            guard !refName.isEmpty else {
+                fail(ref.value, "'ref' in 'from' is empty; name the image in the OCI layout")
+                return nil
+            }
+            guard plainPath(path, node: kind.value, what: "'oci'") else { return nil }
             return .ociLayout(path: path, ref: refName)
         default:
-            guard let path = text(kind.value, "'rootfs' in 'from' must be the path of a .tar file") else { return nil }
+            guard let path = text(kind.value, "'rootfs' in 'from' must be the path of a .tar file"),
+                  plainPath(path, node: kind.value, what: "'rootfs'") else { return nil }
             return .rootfs(path: path)
         }
     }
@@ -222,11 +232,13 @@ struct StageFileParser {
 
     private mutating func parseCopy(_ node: Node, fields: [String: KeyValue], stepNode: Node) -> CopyStep? {
         guard let source = text(node, "'copy' must be a file or folder path relative to images/\(name)") else { return nil }
-        var ok = validateCopySource(source, node: node)
+        var ok = plainPath(source, node: node, what: "the copy source") && validateCopySource(source, node: node)
         var to: String?
         if let field = fields["to"] {
             if let value = text(field.value, "'to' must be an absolute path in the image, like /srv/app/") {
-                if !value.hasPrefix("/") {
+                if !plainPath(value, node: field.value, what: "'to'") {
+                    ok = false
+                } else if !value.hasPrefix("/") {
                     fail(field.value, "'to: \(value)' must be an absolute path in the image, like /\(value)")
                     ok = false
                 } else if value.split(separator: "/").contains("..") {
@@ -393,7 +405,9 @@ struct StageFileParser {
         for item in items {
             guard let value = text(item, "a path to remove must be an absolute path") else { ok = false; continue }
             let components = value.split(separator: "/")
-            if !value.hasPrefix("/") {
+            if !plainPath(value, node: item, what: "a path to remove") {
+                ok = false
+            } else if !value.hasPrefix("/") {
                 fail(item, "'\(value)' must be an absolute path in the image, like /\(value)")
                 ok = false
             } else if components.contains("..") {
@@ -429,7 +443,7 @@ struct StageFileParser {
                     }
                 }
             case "workdir":
-                if let value = text(pair.value, "'workdir' must be an absolute path") {
+                if let value = text(pair.value, "'workdir' must be an absolute path"), plainPath(value, node: pair.value, what: "'workdir'") {
                     if value.hasPrefix("/") { patch.workdir = value } else {
                         fail(pair.value, "'workdir: \(value)' must be an absolute path, like /\(value)")
                     }
@@ -513,6 +527,14 @@ struct StageFileParser {
     }
 
     // MARK: - Node helpers
+
+    /// Paths are plain text: a NUL or another control character (possible with YAML's
+    /// "\0" escapes) would name one file to the file system and another to a tar reader.
+    private mutating func plainPath(_ value: String, node: Node, what: String) -> Bool {
+        guard let bad = value.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return true }
+        fail(node, "\(what) contains the control character U+\(String(format: "%04X", bad.value)); paths must be plain text")
+        return false
+    }
 
     struct KeyValue {
         let key: String
@@ -606,6 +628,25 @@ struct StageFileParser {
         SourceLocation(file: file, line: line, column: column)
     }
 
+    /// Where a key is written a second time (libyaml only tells where its mapping starts).
+    private func secondOccurrence(of key: String, in yaml: String, after line: Int) -> (Int, Int)? {
+        var seen = 0
+        for (index, text) in yaml.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index + 1 >= line {
+            var rest = Substring(text)
+            var column = 1
+            while let first = rest.first, first == " " || first == "-" || first == "{" || first == "," {
+                rest = rest.dropFirst()
+                column += 1
+            }
+            let bare = rest.hasPrefix("\(key):") || rest.hasPrefix("\"\(key)\":") || rest.hasPrefix("'\(key)':")
+            if bare {
+                seen += 1
+                if seen == 2 { return (index + 1, column) }
+            }
+        }
+        return nil
+    }
+
     private func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
         switch error {
         case .scanner(let context, let problem, let mark, _),
@@ -614,7 +655,9 @@ struct StageFileParser {
             let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
             return Diagnostic(location(mark.line, mark.column), "YAML syntax error: \(problem)\(while_)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return Diagnostic(location(context.mark.line, context.mark.column),
+            let place = secondOccurrence(of: duplicates.first ?? "", in: yaml, after: context.mark.line)
+                ?? (context.mark.line, context.mark.column)
+            return Diagnostic(location(place.0, place.1),
                               "key '\(duplicates.joined(separator: "', '"))' appears twice in the same mapping")
         case .reader(let problem, _, _, _):
             return Diagnostic(location(1, 1), "the stage file is not readable text: \(problem)")
