@@ -32,26 +32,3 @@ enum Console {
     }
 }
 
-/// Prints build progress to stderr, one line per step.
-final class ConsoleReporter: BuildReporter {
-    func waitingForStore(_ lockPath: String) {
-        Console.standardError("bake: waiting for another bake process to release the store lock \(lockPath)")
-    }
-
-    func imageStarted(_ stage: Stage) {
-        Console.standardError("==> \(stage.name) (\(stage.file)) from \(stage.base)")
-    }
-
-    func stepStarted(_ stage: Stage, _ step: Step) {}
-
-    func stepFinished(_ stage: Stage, _ step: Step, layer: LayerBlob, seconds: Double) {
-        let time = String(format: "%.2fs", seconds)
-        Console.standardError(
-            "    \(stage.name) [\(step.number)/\(stage.steps.count)] \(step.action.summary)  " +
-            "\(layer.descriptor.digest.short) \(Console.size(layer.descriptor.size)) \(time)")
-    }
-
-    func imageFinished(_ image: BuiltImage) {
-        Console.standardError("    \(image.name) \(image.manifestDescriptor.digest)")
-    }
-}

@@ -15,6 +15,9 @@ struct GlobalOptions: ParsableArguments {
     )
     var store: String?
 
+    @Option(help: ArgumentHelp("How builds show progress: auto (live on a terminal), plain, or json (one event per line on stdout).", valueName: "MODE"))
+    var progress: ProgressMode = .auto
+
     /// The project folder and store these options name.
     func workspace() throws -> Workspace {
         var workspace = try Workspace(directory: directory, storePath: store)

@@ -50,12 +50,13 @@ struct Bake: ParsableCommand {
 
             EXAMPLES:
               bake build app                 build app and the images it is built on
-              bake plan                      show the steps each image would run
+              bake plan                      show each step as a cache HIT or a BUILD, and why
+              bake why app                   the first input that changed since app was built
               bake inspect app --json        digests, layers and config of a built image
               bake export app --format docker-archive --output app.tar
             """,
         version: BakeVersion.current,
-        subcommands: [Build.self, Plan.self, Inspect.self, Graph.self, Export.self, Fsck.self]
+        subcommands: [Build.self, Plan.self, Why.self, Inspect.self, Graph.self, Export.self, Fsck.self, Gc.self]
     )
 
     @OptionGroup var global: GlobalOptions

@@ -28,13 +28,28 @@ final class ProjectFixture {
     }
 
     /// Builds into a store in the fixture and returns the images.
-    func build(_ targets: [String] = [], epoch: Int64? = nil) throws -> [BuiltImage] {
+    func build(_ targets: [String] = [], epoch: Int64? = nil, noCache: Bool = false, jobs: Int = 1) throws -> [BuiltImage] {
+        try builder().build(BuildOptions(targets: targets, sourceDateEpoch: epoch, compressionThreads: 2, noCache: noCache, jobs: jobs))
+    }
+
+    /// A builder on the fixture's store (its evaluator counts what it reads).
+    func builder() throws -> Builder {
         let workspace = try Workspace(directory: path, storePath: nil)
-        return try Builder(project: workspace.loadProject(), store: workspace.store, reporter: SilentReporter())
-            .build(BuildOptions(targets: targets, sourceDateEpoch: epoch, compressionThreads: 2))
+        return Builder(project: try workspace.loadProject(), store: workspace.store, reporter: SilentReporter())
+    }
+
+    /// Which steps were taken from the cache: ["base/1": true, ...].
+    static func cached(_ images: [BuiltImage]) -> [String: Bool] {
+        var result: [String: Bool] = [:]
+        for image in images {
+            for step in image.steps { result["\(image.name)/\(step.step)"] = step.cached }
+        }
+        return result
     }
 
     var store: ContentStore { ContentStore(root: dir.at(".bake")) }
+
+    var evaluatorCache: StepCache { StepCache(store: store) }
 
     /// The entries of one layer, in archive order.
     func entries(of layer: LayerBlob) throws -> [TarEntry] {

@@ -45,3 +45,28 @@ enum BakeCLI {
         return result
     }
 }
+
+extension BakeCLI {
+    /// The JSON events of a `--progress json` run.
+    static func events(_ output: String) -> [[String: Any]] {
+        output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// "image/step" -> "built" or "cached", from the step events of a run.
+    static func steps(_ output: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for event in events(output) where event["event"] as? String == "step" {
+            result["\(event["image"] ?? "")/\(event["step"] ?? "")"] = event["status"] as? String
+        }
+        return result
+    }
+
+    /// Runs `bake --progress json build ARGS` and returns the step statuses.
+    static func build(_ arguments: [String] = [], in directory: String, environment: [String: String] = [:]) throws -> [String: String] {
+        let result = try run(["--progress", "json", "build"] + arguments, in: directory, environment: environment)
+        guard result.status == 0 else { throw FixtureError("bake build failed: \(result.stderr)") }
+        return steps(result.stdout)
+    }
+}

@@ -106,6 +106,17 @@ public final class ContentStore: Sendable {
         return try ingest.commit().digest
     }
 
+    /// Stores `bytes` unless an intact blob with them is already there (no write, no fsync):
+    /// what lets a no-op build leave the store untouched.
+    @discardableResult
+    public func ensure(_ bytes: [UInt8]) throws -> Digest {
+        let digest = Digest.sha256(bytes)
+        if let existing = try? readBlob(digest, what: "blob", limit: bytes.count + 1), existing == bytes {
+            return digest
+        }
+        return try ingest(bytes)
+    }
+
     /// Opens a blob for reading; the returned source throws at its end if the bytes do
     /// not hash to `digest`. `what` names the blob in messages ("layer", "config").
     public func openBlob(_ digest: Digest, what: String) throws -> VerifyingSource {

@@ -2,36 +2,72 @@ import Glibc
 import Layers
 import OCI
 
-/// One JSON file per image built, `STORE/builds/NAME/NNNNNN.json`: what was built, from
-/// what, and when (wall-clock time here is about the build, never part of an image).
-/// Past records let a previous image be found again for a rollback.
+/// One JSON file per image build, `STORE/builds/NAME/NNNNNN.json`: what was built, from
+/// what, which steps were cached, and when (wall-clock time here is about the build, never
+/// part of an image). Records let `bake why` say what changed since the last build, and
+/// let a previous image be found again for a rollback.
 public struct BuildRecord: Sendable, Codable {
     public struct StepRecord: Sendable, Codable {
         public var number: Int
         public var summary: String
+        public var key: CacheKey
         public var layer: Digest
         public var diffID: Digest
         public var size: Int64
+        public var cached: Bool
+        public var seconds: Double
     }
 
     public var image: String
+    public var sequence: Int
     public var manifest: Digest
     public var config: Digest
     public var parent: ParentImage?
+    public var baseState: Digest
     public var layers: [Digest]
     public var steps: [StepRecord]
     public var sourceDateEpoch: Int64?
     public var finishedAt: String
 
+    static func folder(_ image: String, store: ContentStore) -> String {
+        store.root + "/builds/" + image
+    }
+
+    /// The sequence numbers of an image's records, ascending.
+    static func sequences(_ image: String, store: ContentStore) -> [Int] {
+        let names = (try? FileSystem.directoryEntries(Array(folder(image, store: store).utf8))) ?? []
+        return names.compactMap { Int(FileSystem.text($0).split(separator: ".").first ?? "") }.sorted()
+    }
+
+    /// The newest record of an image, if any.
+    public static func latest(_ image: String, store: ContentStore) -> BuildRecord? {
+        guard let sequence = sequences(image, store: store).last else { return nil }
+        return load(image, sequence: sequence, store: store)
+    }
+
+    /// Every record of an image, oldest first.
+    public static func all(_ image: String, store: ContentStore) -> [BuildRecord] {
+        sequences(image, store: store).compactMap { load(image, sequence: $0, store: store) }
+    }
+
+    static func load(_ image: String, sequence: Int, store: ContentStore) -> BuildRecord? {
+        let path = folder(image, store: store) + "/" + name(sequence)
+        guard let bytes = try? FileSystem.readFile(path, limit: 64 << 20) else { return nil }
+        return try? CanonicalJSON.decode(BuildRecord.self, from: bytes, kind: "build record \(path)")
+    }
+
+    static func name(_ sequence: Int) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".json"
+    }
+
     /// Writes the record under the next free sequence number. Call under the store lock.
-    static func write(_ record: BuildRecord, store: ContentStore) throws {
-        let folder = store.root + "/builds/" + record.image
+    static func write(_ record: BuildRecord, store: ContentStore) throws -> BuildRecord {
+        var record = record
+        let folder = folder(record.image, store: store)
         try FileSystem.createDirectory(folder)
-        let existing = try FileSystem.directoryEntries(Array(folder.utf8))
-            .compactMap { Int(FileSystem.text($0).split(separator: ".").first ?? "") }
-        let next = (existing.max() ?? 0) + 1
-        let digits = String(next)
-        let name = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-        try store.writeAtomically("\(folder)/\(name).json", CanonicalJSON.encodePretty(record) + [0x0a])
+        record.sequence = (sequences(record.image, store: store).last ?? 0) + 1
+        try store.writeAtomically(folder + "/" + name(record.sequence), CanonicalJSON.encodePretty(record) + [0x0a])
+        return record
     }
 }

@@ -1,44 +1,65 @@
 import Layers
 import OCI
 
-/// What a build tells whoever is watching (the command line prints it).
-public protocol BuildReporter: AnyObject {
+/// Something a build tells whoever watches it. Images may build in parallel, so events
+/// arrive from several threads; reporters must be thread-safe.
+public enum BuildEvent: Sendable {
     /// Another bake process holds the store; this one waits for it.
-    func waitingForStore(_ lockPath: String)
-    /// An image is about to be built.
-    func imageStarted(_ stage: Stage)
-    /// A step is about to run.
-    func stepStarted(_ stage: Stage, _ step: Step)
-    /// A step made its layer.
-    func stepFinished(_ stage: Stage, _ step: Step, layer: LayerBlob, seconds: Double)
-    /// An image was written and named in the store.
-    func imageFinished(_ image: BuiltImage)
+    case waitingForLock(String)
+    /// An image starts.
+    case imageStarted(image: String, file: String, base: String, steps: Int)
+    /// A step that is not a cache hit starts running.
+    case stepStarted(image: String, step: Int, of: Int, summary: String, reason: String)
+    /// A step is done, from the cache or built.
+    case stepFinished(StepResult)
+    /// An image is written and named in the store.
+    case imageFinished(BuiltImage)
+}
+
+/// How one step went.
+public struct StepResult: Sendable {
+    public var image: String
+    public var step: Int
+    public var of: Int
+    public var summary: String
+    /// True when the layer came from the cache.
+    public var cached: Bool
+    /// Why it was built (nil for a cache hit).
+    public var reason: String?
+    /// The step's cache key, with its parts.
+    public var key: CacheKey
+    public var layer: LayerBlob
+    public var seconds: Double
+}
+
+/// Receives build events.
+public protocol BuildReporter: AnyObject, Sendable {
+    func report(_ event: BuildEvent)
 }
 
 /// A reporter that says nothing.
 public final class SilentReporter: BuildReporter {
     public init() {}
-    public func waitingForStore(_ lockPath: String) {}
-    public func imageStarted(_ stage: Stage) {}
-    public func stepStarted(_ stage: Stage, _ step: Step) {}
-    public func stepFinished(_ stage: Stage, _ step: Step, layer: LayerBlob, seconds: Double) {}
-    public func imageFinished(_ image: BuiltImage) {}
+    public func report(_ event: BuildEvent) {}
 }
 
 /// An image the build produced.
 public struct BuiltImage: Sendable {
-    /// The image name.
     public var name: String
-    /// Its manifest, as named in the store index.
-    public var manifestDescriptor: Descriptor
-    /// The manifest.
-    public var manifest: Manifest
-    /// The image config.
-    public var config: ImageConfig
-    /// The layers the image's own steps made (the parent's are in `manifest.layers` too).
-    public var newLayers: [LayerBlob]
-    /// The parent image of the pipeline, if any.
+    /// Its config and manifest.
+    public var assembled: AssembledImage
+    /// Its own steps, in order.
+    public var steps: [StepResult]
+    /// The image below it in the pipeline, if any.
     public var parent: ParentImage?
+    /// Wall-clock seconds the image took.
+    public var seconds: Double
+
+    public var manifestDescriptor: Descriptor { assembled.manifestDescriptor }
+    public var manifest: Manifest { assembled.manifest }
+    public var config: ImageConfig { assembled.config }
+    /// The layers its own steps made or took from the cache.
+    public var newLayers: [LayerBlob] { steps.map(\.layer) }
 }
 
 /// The image another is built on.

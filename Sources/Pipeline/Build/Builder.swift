@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 import Layers
 import OCI
 
@@ -10,24 +10,38 @@ public struct BuildOptions: Sendable {
     public var sourceDateEpoch: Int64?
     /// Threads compressing a layer; never changes the bytes.
     public var compressionThreads: Int
+    /// Build every step even when the cache has it.
+    public var noCache: Bool
+    /// Images built at the same time (those not built on one another).
+    public var jobs: Int
 
-    public init(targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads) {
+    public init(
+        targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads,
+        noCache: Bool = false, jobs: Int = 1
+    ) {
         self.targets = targets
         self.sourceDateEpoch = sourceDateEpoch
         self.compressionThreads = compressionThreads
+        self.noCache = noCache
+        self.jobs = max(1, jobs)
     }
 }
 
-/// Builds images from a validated project into the store.
-public final class Builder {
+/// Builds images from a validated project into the store: cached steps are reused, the
+/// rest run, images not built on one another build in parallel.
+public final class Builder: Sendable {
     let project: Project
     let store: ContentStore
     let reporter: BuildReporter
+    let evaluator: StepEvaluator
+    /// Serialises the store's index and records between images building in parallel.
+    private let indexLock = ThreadLock()
 
     public init(project: Project, store: ContentStore, reporter: BuildReporter) {
         self.project = project
         self.store = store
         self.reporter = reporter
+        self.evaluator = StepEvaluator(store: store)
     }
 
     /// Builds `options.targets` and everything upstream of them, parents first. Input
@@ -37,22 +51,16 @@ public final class Builder {
         try Self.checkSupported(order.map { project.stages[$0]! })
 
         // The lock first: two processes creating a fresh store must not race on its files.
-        let lock = try store.lock(exclusive: true) { reporter.waitingForStore(store.lockPath) }
+        let lock = try store.lock(exclusive: true) { reporter.report(.waitingForLock(store.lockPath)) }
         defer { withExtendedLifetime(lock) {} }
         try store.create()
         try store.validateLayout()
         try store.removeTemporaryFiles()
 
-        var built: [String: BuiltImage] = [:]
-        var result: [BuiltImage] = []
-        for name in order {
-            let stage = project.stages[name]!
-            let parent = project.parent(of: name).flatMap { built[$0] }
-            let image = try buildImage(stage, parent: parent, options: options)
-            built[name] = image
-            result.append(image)
+        let built = try schedule(order, jobs: options.jobs) { name, parent in
+            try self.buildImage(self.project.stages[name]!, parent: parent, options: options)
         }
-        return result
+        return order.compactMap { built[$0] }
     }
 
     /// Rejects, with their location, the parts of stage files this version cannot build.
@@ -78,89 +86,176 @@ public final class Builder {
         }
     }
 
-    private func buildImage(_ stage: Stage, parent: BuiltImage?, options: BuildOptions) throws -> BuiltImage {
-        reporter.imageStarted(stage)
-        let platform = parent.map { Platform(architecture: $0.config.architecture, os: $0.config.os, variant: $0.config.variant) }
-            ?? HostPlatform.current
-        var layers = parent?.manifest.layers ?? []
-        var diffIDs = parent?.config.rootfs.diffIDs ?? []
-        var history = parent?.config.history ?? []
-        let epoch = options.sourceDateEpoch
-            ?? parent?.config.created.flatMap(Timestamp.parseRFC3339)
-            ?? 0
-        let created = Timestamp.rfc3339(epoch)
+    // MARK: - Scheduling
 
-        var tree: ImageFilesystem?
-        var newLayers: [LayerBlob] = []
-        for step in stage.steps {
-            reporter.stepStarted(stage, step)
-            let started = ContinuousClock.now
-            let blob: LayerBlob
-            var output = StepOutput(entries: [], history: "")
-            do {
-                if tree == nil { tree = try store.filesystem(layers: layers, diffIDs: diffIDs) }
-                let writer = try LayerWriter(store: store, threads: options.compressionThreads)
-                switch step.action {
-                case .copy(let copy):
-                    let (uid, gid) = try resolveOwner(copy.owner, tree: tree!, layers: layers)
-                    output = try CopyLayer(stage: stage, copy: copy, epoch: epoch, uid: uid, gid: gid)
-                        .write(into: writer, below: tree!)
-                case .remove(let paths):
-                    output = try RemoveLayer(paths: paths, epoch: epoch).write(into: writer, below: tree!)
-                case .run, .apt:
-                    throw PipelineError.notSupportedYet(step.location, "a '\(step.action.kind)' step")
+    /// Runs `body` for every image of `order`, each after its parent, up to `jobs` at once.
+    /// The first failure stops new images from starting; images already running finish.
+    private func schedule(
+        _ order: [String], jobs: Int, body: @escaping @Sendable (String, BuiltImage?) throws -> BuiltImage
+    ) throws -> [String: BuiltImage] {
+        let state = ScheduleState()
+        let finished = DispatchSemaphore(value: 0)
+        while true {
+            let launch: [(String, BuiltImage?)] = state.lock.withLock {
+                guard state.failure == nil else { return [] }
+                var ready: [(String, BuiltImage?)] = []
+                for name in order where state.done[name] == nil && !state.running.contains(name) {
+                    guard state.running.count + ready.count < jobs else { break }
+                    if let parent = project.parent(of: name) {
+                        guard let parentImage = state.done[parent] else { continue }
+                        ready.append((name, parentImage))
+                    } else {
+                        ready.append((name, nil))
+                    }
                 }
-                blob = try writer.commit()
-                tree!.apply(layer: output.entries, index: layers.count)
-            } catch let error as StepInputError {
-                throw PipelineError.stepInput(image: stage.name, step: step.number, location: step.location, message: error.message)
-            } catch let error as PipelineError {
-                throw error
-            } catch let error as LayersError {
-                throw PipelineError.stepFailed(image: stage.name, step: step.number, location: step.location, cause: error)
-            } catch {
-                throw PipelineError.stepFailed(image: stage.name, step: step.number, location: step.location, cause: error)
+                for (name, _) in ready { state.running.insert(name) }
+                return ready
             }
-            layers.append(blob.descriptor)
-            diffIDs.append(blob.diffID)
-            history.append(History(created: created, createdBy: "bake: " + output.history))
-            newLayers.append(blob)
-            let elapsed = (ContinuousClock.now - started).components
-            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-            reporter.stepFinished(stage, step, layer: blob, seconds: seconds)
+            for (name, parent) in launch {
+                let thread = Thread {
+                    let result = Result { try body(name, parent) }
+                    state.lock.withLock {
+                        state.running.remove(name)
+                        switch result {
+                        case .success(let image): state.done[name] = image
+                        case .failure(let error): if state.failure == nil { state.failure = error }
+                        }
+                    }
+                    finished.signal()
+                }
+                // Layer writing reads and compresses in big buffers; give it room.
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+            let (running, failure, complete) = state.lock.withLock {
+                (state.running.count, state.failure, state.done.count == order.count)
+            }
+            if complete && running == 0 { break }
+            if running == 0 {
+                if let failure { throw failure }
+                break
+            }
+            finished.wait()
+        }
+        if let failure = state.lock.withLock({ state.failure }) { throw failure }
+        return state.lock.withLock { state.done }
+    }
+
+    private final class ScheduleState: @unchecked Sendable {
+        let lock = ThreadLock()
+        var done: [String: BuiltImage] = [:]
+        var running: Set<String> = []
+        var failure: (any Error)?
+    }
+
+    // MARK: - One image
+
+    private func buildImage(_ stage: Stage, parent: BuiltImage?, options: BuildOptions) throws -> BuiltImage {
+        let started = ContinuousClock.now
+        reporter.report(.imageStarted(image: stage.name, file: stage.file, base: stage.base.description, steps: stage.steps.count))
+        let base = parent.map { ImageBase.image($0.assembled, sourceDateEpoch: options.sourceDateEpoch) }
+            ?? ImageBase.scratch(epoch: options.sourceDateEpoch)
+        let previous = BuildRecord.latest(stage.name, store: store)
+
+        var state = base.state
+        var layers: [LayerBlob] = []
+        var histories: [String] = []
+        var results: [StepResult] = []
+        var tree: ImageFilesystem?
+        for step in stage.steps {
+            let stepStarted = ContinuousClock.now
+            let evaluation = try evaluator.evaluate(step, of: stage, state: state, epoch: base.epoch, remember: true)
+            var layer: LayerBlob
+            var history: String
+            var reason: String?
+            if !options.noCache, let hit = evaluation.hit {
+                layer = hit.layer
+                history = hit.history
+                // The tree no longer matches; it is rebuilt from the layers if a later step needs it.
+                tree = nil
+            } else {
+                let why = MissReason.explain(evaluation, step: step, previous: previous, base: base.parent,
+                                             noCache: options.noCache, hasher: evaluator.hasher)
+                reason = why.summary
+                reporter.report(.stepStarted(image: stage.name, step: step.number, of: stage.steps.count,
+                                             summary: step.action.summary, reason: why.summary))
+                (layer, history, tree) = try runStep(step, of: stage, base: base, layers: layers, tree: tree, options: options)
+                do {
+                    try evaluator.cache.record(key: evaluation.key.digest, layer: layer, history: history)
+                } catch {
+                    throw PipelineError.failed("cannot save the cache entry of step \(step.number) of \(stage.name): \(error)")
+                }
+            }
+            state = CacheKey.state(after: state, layer: layer.diffID)
+            layers.append(layer)
+            histories.append(history)
+            let result = StepResult(
+                image: stage.name, step: step.number, of: stage.steps.count, summary: step.action.summary,
+                cached: reason == nil, reason: reason, key: evaluation.key, layer: layer,
+                seconds: Self.seconds(since: stepStarted)
+            )
+            results.append(result)
+            reporter.report(.stepFinished(result))
         }
 
-        let config = ImageConfig(
-            created: created, architecture: platform.architecture, os: platform.os, variant: platform.variant,
-            config: ConfigMerge.apply(stage.config, to: parent?.config.config),
-            rootfs: RootFS(diffIDs: diffIDs), history: history.isEmpty ? nil : history
-        )
-        let configDescriptor = try store.ingestJSON(config, mediaType: .imageConfig)
-        var annotations: [String: String]?
-        var parentImage: ParentImage?
-        if let parent {
-            parentImage = ParentImage(name: parent.name, digest: parent.manifestDescriptor.digest)
-            annotations = [AnnotationKey.baseName: parent.name, AnnotationKey.baseDigest: parent.manifestDescriptor.digest.description]
+        let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories)
+        try store.ensure(assembled.configBytes)
+        try store.ensure(assembled.manifestBytes)
+        var image = BuiltImage(name: stage.name, assembled: assembled, steps: results, parent: base.parent,
+                               seconds: Self.seconds(since: started))
+        try indexLock.withLock {
+            if try store.image(named: stage.name)?.digest != assembled.manifestDescriptor.digest {
+                try store.setImage(stage.name, manifest: assembled.manifestDescriptor)
+            }
+            // A build that changed nothing leaves no record (and writes nothing at all).
+            if results.contains(where: { !$0.cached }) || previous?.manifest != assembled.manifestDescriptor.digest {
+                _ = try BuildRecord.write(BuildRecord(
+                    image: stage.name, sequence: 0, manifest: assembled.manifestDescriptor.digest,
+                    config: assembled.manifest.config.digest, parent: base.parent, baseState: base.state,
+                    layers: assembled.manifest.layers.map(\.digest),
+                    steps: results.map {
+                        .init(number: $0.step, summary: $0.summary, key: $0.key,
+                              layer: $0.layer.descriptor.digest, diffID: $0.layer.diffID, size: $0.layer.descriptor.size,
+                              cached: $0.cached, seconds: $0.seconds)
+                    },
+                    sourceDateEpoch: options.sourceDateEpoch, finishedAt: Timestamp.rfc3339(Int64(time(nil)))
+                ), store: store)
+            }
         }
-        let manifest = Manifest(config: configDescriptor, layers: layers, annotations: annotations)
-        let manifestDescriptor = try store.ingestJSON(manifest, mediaType: .imageManifest)
-        try store.setImage(stage.name, manifest: manifestDescriptor)
-
-        let image = BuiltImage(
-            name: stage.name, manifestDescriptor: manifestDescriptor, manifest: manifest, config: config,
-            newLayers: newLayers, parent: parentImage
-        )
-        try BuildRecord.write(BuildRecord(
-            image: stage.name, manifest: manifestDescriptor.digest, config: configDescriptor.digest,
-            parent: parentImage, layers: layers.map(\.digest),
-            steps: zip(stage.steps, newLayers).map { step, layer in
-                .init(number: step.number, summary: step.action.summary, layer: layer.descriptor.digest,
-                      diffID: layer.diffID, size: layer.descriptor.size)
-            },
-            sourceDateEpoch: options.sourceDateEpoch, finishedAt: Timestamp.rfc3339(Int64(time(nil)))
-        ), store: store)
-        reporter.imageFinished(image)
+        image.seconds = Self.seconds(since: started)
+        reporter.report(.imageFinished(image))
         return image
+    }
+
+    /// Runs a step that is not cached: writes its layer and returns it with its history
+    /// text and the image tree after it.
+    private func runStep(
+        _ step: Step, of stage: Stage, base: ImageBase, layers: [LayerBlob], tree: ImageFilesystem?, options: BuildOptions
+    ) throws -> (LayerBlob, String, ImageFilesystem) {
+        let allLayers = base.layers + layers.map(\.descriptor)
+        do {
+            let tree = try tree ?? store.filesystem(layers: allLayers, diffIDs: base.diffIDs + layers.map(\.diffID))
+            let writer = try LayerWriter(store: store, threads: options.compressionThreads)
+            let output: StepOutput
+            switch step.action {
+            case .copy(let copy):
+                let (uid, gid) = try resolveOwner(copy.owner, tree: tree, layers: allLayers)
+                output = try CopyLayer(stage: stage, copy: copy, epoch: base.epoch, uid: uid, gid: gid).write(into: writer, below: tree)
+            case .remove(let paths):
+                output = try RemoveLayer(paths: paths, epoch: base.epoch).write(into: writer, below: tree)
+            case .run, .apt:
+                throw PipelineError.notSupportedYet(step.location, "a '\(step.action.kind)' step")
+            }
+            let blob = try writer.commit()
+            tree.apply(layer: output.entries, index: allLayers.count)
+            return (blob, output.history, tree)
+        } catch let error as StepInputError {
+            throw PipelineError.stepInput(image: stage.name, step: step.number, location: step.location, message: error.message)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError.stepFailed(image: stage.name, step: step.number, location: step.location, cause: error)
+        }
     }
 
     private func resolveOwner(_ owner: OwnerSpec?, tree: ImageFilesystem, layers: [Descriptor]) throws -> (UInt32, UInt32) {
@@ -174,7 +269,7 @@ public final class Builder {
             return database!
         }
         let uid: UInt32
-        var primaryGroup: UInt32
+        let primaryGroup: UInt32
         switch owner.user {
         case .id(let id):
             uid = id
@@ -195,8 +290,12 @@ public final class Builder {
             guard let gid = try users().groups[name] else {
                 throw StepInputError("owner '\(owner)': the image below has no group '\(name)' in /etc/group")
             }
-            primaryGroup = gid
-            return (uid, primaryGroup)
+            return (uid, gid)
         }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = (ContinuousClock.now - start).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 }

@@ -81,6 +81,9 @@ public enum StoreChecker {
                 report.problems.append("image \(name): \(error)")
             }
         }
+        for entry in (try? StepCache(store: store).allEntries()) ?? [] where !good.contains(entry.layer.descriptor.digest) {
+            report.problems.append("cache entry \(entry.key.short): its layer \(entry.layer.descriptor.digest) is missing or corrupt (the next build rebuilds it)")
+        }
         return report
     }
 }

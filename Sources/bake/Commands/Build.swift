@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import Pipeline
 
 extension Bake {
@@ -9,14 +10,20 @@ extension Bake {
             discussion: """
                 Builds each IMAGE from images/IMAGE/stage.yaml, after the images it is built on \
                 (every image when none is named), and names the results in the store's OCI \
-                layout (.bake/oci). Prints one line per image built: its name and manifest digest.
+                layout (.bake/oci). A step whose cache key is unchanged is taken from the cache \
+                without reading its files; a changed step runs, and so does everything after it \
+                and downstream of it, unless a rebuilt image comes out byte-identical.
+
+                Prints one line per image on stdout, NAME sha256:DIGEST (with --progress json, \
+                events instead), progress on stderr, and ends with a table of every step.
 
                 The time inside images is SOURCE_DATE_EPOCH when it is set, otherwise derived \
                 from the inputs (1970-01-01 for images on scratch), never the clock.
 
                 EXAMPLES:
                   bake build app
-                  bake -C path/to/project build
+                  bake build --jobs 4                 every image, independent ones in parallel
+                  bake --progress json build app      one JSON event per line, for tools
                   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bake build app
                 """
         )
@@ -26,14 +33,26 @@ extension Bake {
         @Argument(help: "Images to build (default: every image in images/).")
         var images: [String] = []
 
+        @Flag(help: "Run every step even when the cache holds its layer.")
+        var noCache = false
+
+        @Option(help: ArgumentHelp("Images to build at once (images not built on one another).", valueName: "N"))
+        var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+        func validate() throws {
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        }
+
         func run() throws {
+            let started = ContinuousClock.now
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
-            let builder = Builder(project: project, store: workspace.store, reporter: ConsoleReporter())
-            for image in try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch)) {
-                print("\(image.name) \(image.manifestDescriptor.digest)")
-            }
+            let reporter = global.progress.reporter()
+            let builder = Builder(project: project, store: workspace.store, reporter: reporter)
+            let built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs))
+            let elapsed = (ContinuousClock.now - started).components
+            reporter.finish(built, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
     }
 }

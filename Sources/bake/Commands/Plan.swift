@@ -1,18 +1,21 @@
 import ArgumentParser
+import Foundation
 import Pipeline
 
 extension Bake {
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what build would do, step by step, without doing it.",
+            abstract: "Show what build would do, step by step, and why, without doing it.",
             discussion: """
                 Lists the images a build of IMAGE would touch (every image when none is named), \
-                parents first, with the base each is built on and its steps in order. Reads the \
-                stage files only; changes nothing.
+                parents first, and each step as HIT (taken from the cache) or BUILD with the \
+                reason: the input file, step text, base image or build time that changed since \
+                the last build. Reads files and the store; writes nothing.
 
                 EXAMPLES:
                   bake plan
                   bake plan app
+                  bake plan --no-cache app
                 """
         )
 
@@ -21,20 +24,34 @@ extension Bake {
         @Argument(help: "Images to plan (default: every image in images/).")
         var images: [String] = []
 
+        @Flag(help: "Plan as build --no-cache would run.")
+        var noCache = false
+
         func run() throws {
-            let project = try global.workspace().loadProject()
-            let plan = try Pipeline.Plan.make(project: project, targets: images)
+            let workspace = try global.workspace()
+            let project = try workspace.loadProject()
+            let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
+            let plan = try Pipeline.Plan.make(workspace: workspace, project: project, targets: images,
+                                              sourceDateEpoch: epoch, noCache: noCache)
             for image in plan.images {
                 print("\(image.name)  (\(image.file))  from \(image.base)")
                 if image.steps.isEmpty { print("  no steps") }
                 for step in image.steps {
-                    print("  \(step.number). \(step.action.summary)")
+                    switch step.status {
+                    case .hit(let layer):
+                        print("  \(step.step.number). HIT    \(step.step.action.summary)  [\(layer.descriptor.digest.short)]")
+                    case .build(let reason):
+                        print("  \(step.step.number). BUILD  \(step.step.action.summary)  (\(reason.summary))")
+                    case .after(let why):
+                        print("  \(step.step.number). BUILD  \(step.step.action.summary)  (\(why))")
+                    }
                 }
                 let config = configSummary(image.config)
                 if !config.isEmpty { print("  config: \(config)") }
                 for check in image.checks {
                     print("  check: \(check.script.split(separator: "\n").first.map(String.init) ?? "")")
                 }
+                if let digest = image.predicted { print("  up to date: \(digest)") }
             }
             do {
                 try Builder.checkSupported(plan.images.map { project.stages[$0.name]! })
@@ -57,4 +74,3 @@ extension Bake {
         }
     }
 }
-

@@ -1,0 +1,73 @@
+import Layers
+import OCI
+
+/// What an image is built on, as its first step sees it.
+struct ImageBase: Sendable {
+    /// The cache-key state before the first step (the base's manifest digest, or scratch).
+    var state: Digest
+    var layers: [Descriptor]
+    var diffIDs: [Digest]
+    var history: [History]
+    var config: ContainerConfig?
+    var platform: Platform
+    /// The time written into this image's layers and config.
+    var epoch: Int64
+    var parent: ParentImage?
+
+    /// An empty base.
+    static func scratch(epoch: Int64?) -> ImageBase {
+        ImageBase(state: CacheKey.scratch, layers: [], diffIDs: [], history: [], config: nil,
+                  platform: HostPlatform.current, epoch: epoch ?? 0, parent: nil)
+    }
+
+    /// Another image of the pipeline (built, or predicted by a plan).
+    static func image(_ parent: AssembledImage, sourceDateEpoch: Int64?) -> ImageBase {
+        ImageBase(
+            state: parent.manifestDescriptor.digest,
+            layers: parent.manifest.layers,
+            diffIDs: parent.config.rootfs.diffIDs,
+            history: parent.config.history ?? [],
+            config: parent.config.config,
+            platform: Platform(architecture: parent.config.architecture, os: parent.config.os, variant: parent.config.variant),
+            // The time rule: SOURCE_DATE_EPOCH, else the parent's time.
+            epoch: sourceDateEpoch ?? parent.config.created.flatMap(Timestamp.parseRFC3339) ?? 0,
+            parent: ParentImage(name: parent.name, digest: parent.manifestDescriptor.digest)
+        )
+    }
+}
+
+/// An image's config and manifest, computed (not yet necessarily stored).
+public struct AssembledImage: Sendable {
+    public var name: String
+    public var config: ImageConfig
+    public var configBytes: [UInt8]
+    public var manifest: Manifest
+    public var manifestBytes: [UInt8]
+    public var manifestDescriptor: Descriptor
+
+    /// The config and manifest of `stage` built on `base` with `layers` and their history
+    /// texts. Pure: the same arguments give the same bytes, so a plan can predict a digest.
+    static func assemble(_ stage: Stage, base: ImageBase, layers: [LayerBlob], histories: [String]) throws -> AssembledImage {
+        let created = Timestamp.rfc3339(base.epoch)
+        var history = base.history
+        for text in histories { history.append(History(created: created, createdBy: "bake: " + text)) }
+        let config = ImageConfig(
+            created: created, architecture: base.platform.architecture, os: base.platform.os, variant: base.platform.variant,
+            config: ConfigMerge.apply(stage.config, to: base.config),
+            rootfs: RootFS(diffIDs: base.diffIDs + layers.map(\.diffID)),
+            history: history.isEmpty ? nil : history
+        )
+        let configBytes = try CanonicalJSON.encode(config)
+        let configDescriptor = Descriptor(mediaType: .imageConfig, digest: Digest.sha256(configBytes), size: Int64(configBytes.count))
+        var annotations: [String: String]?
+        if let parent = base.parent {
+            annotations = [AnnotationKey.baseName: parent.name, AnnotationKey.baseDigest: parent.digest.description]
+        }
+        let manifest = Manifest(config: configDescriptor, layers: base.layers + layers.map(\.descriptor), annotations: annotations)
+        let manifestBytes = try CanonicalJSON.encode(manifest)
+        return AssembledImage(
+            name: stage.name, config: config, configBytes: configBytes, manifest: manifest, manifestBytes: manifestBytes,
+            manifestDescriptor: Descriptor(mediaType: .imageManifest, digest: Digest.sha256(manifestBytes), size: Int64(manifestBytes.count))
+        )
+    }
+}

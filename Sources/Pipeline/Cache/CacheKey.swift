@@ -1,0 +1,94 @@
+import Layers
+import OCI
+
+/// The cache key of a step, defined here and nowhere else (DESIGN.md, "Cache keys").
+///
+/// key(step) = sha256 of the canonical JSON of:
+/// - `format`: bake's layer format version (`LayerFormat.version`) and the zlib version,
+///   since either changes the bytes a step produces from the same inputs;
+/// - `parent`: the state the step runs on, by its output: for the first step, the manifest
+///   digest of the image below (`scratch` for none); for a later step, sha256 of the previous
+///   state and the previous layer's diffID. A parent rebuilt into identical bytes therefore
+///   leaves everything after it cached (early cutoff);
+/// - `spec`: what the step says, normalised (`site` and `./site/` are the same source;
+///   comments, YAML layout, key order and the stage's description are not in it);
+/// - `inputs`: the digest of the listing of the files the step reads (names, modes as bake
+///   writes them, content digests, link targets; never mtimes or owners);
+/// - `secrets`: the ids (never the values) of the secrets the step mounts;
+/// - `network`: whether the step has network access;
+/// - `epoch`: the build time written into the layer (SOURCE_DATE_EPOCH or the derived time).
+public struct CacheKey: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The parts, kept so `bake why` can say which one changed.
+    public struct Parts: Sendable, Hashable, Codable {
+        public var format: String
+        public var parent: Digest
+        public var spec: StepSpec
+        public var inputs: Digest?
+        public var secrets: [String]
+        public var network: Bool
+        public var epoch: Int64
+    }
+
+    public let parts: Parts
+    public let digest: Digest
+
+    public init(parent: Digest, spec: StepSpec, inputs: Digest?, secrets: [String], network: Bool, epoch: Int64) throws {
+        parts = Parts(format: Self.format, parent: parent, spec: spec, inputs: inputs,
+                      secrets: secrets.sorted(), network: network, epoch: epoch)
+        digest = Digest.sha256(try CanonicalJSON.encode(parts))
+    }
+
+    public var description: String { digest.description }
+
+    /// `bake-layer-v1 zlib-1.2.13`.
+    public static let format = "bake-layer-v\(LayerFormat.version) zlib-\(LayerFormat.zlibVersion)"
+
+    /// The state before the first step of an image built on `scratch`.
+    public static let scratch = Digest.sha256(Array("scratch".utf8))
+
+    /// The state after a step: its parent state and its layer.
+    public static func state(after parent: Digest, layer diffID: Digest) -> Digest {
+        Digest.sha256(Array("\(parent) \(diffID)".utf8))
+    }
+}
+
+/// A step's meaning, normalised, as it enters the cache key and the build record.
+public struct StepSpec: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// `copy`, `remove`, `run` or `apt`.
+    public var kind: String
+    /// The step's arguments, as text, in a fixed order.
+    public var arguments: [String: String]
+
+    public init(_ action: StepAction) {
+        switch action {
+        case .copy(let copy):
+            kind = "copy"
+            let source = (try? RelativePath(copy.source))?.description ?? copy.source
+            let to = (try? RelativePath(copy.to, allowAbsolute: true))?.absoluteDescription ?? copy.to
+            arguments = [
+                "source": source.isEmpty ? "." : source,
+                // A trailing '/' decides where a file goes, so it is part of the meaning.
+                "to": to + (copy.to.hasSuffix("/") && to != "/" ? "/" : ""),
+            ]
+            if let mode = copy.mode { arguments["mode"] = CopyStep.octal(mode) }
+            if let owner = copy.owner { arguments["owner"] = owner.description }
+        case .remove(let paths):
+            kind = "remove"
+            let normalised = paths.map { (try? RelativePath($0, allowAbsolute: true))?.absoluteDescription ?? $0 }
+            arguments = ["paths": Set(normalised).sorted().joined(separator: "\n")]
+        case .run(let run):
+            kind = "run"
+            arguments = ["script": run.script]
+            if let user = run.user { arguments["user"] = user }
+        case .apt(let packages):
+            kind = "apt"
+            arguments = ["packages": packages.joined(separator: "\n")]
+        }
+    }
+
+    /// One line: `copy source=site to=/srv/app/`.
+    public var description: String {
+        ([kind] + arguments.keys.sorted().map { "\($0)=\(arguments[$0]!.replacingOccurrences(of: "\n", with: ","))" })
+            .joined(separator: " ")
+    }
+}

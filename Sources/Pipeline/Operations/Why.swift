@@ -1,0 +1,45 @@
+import Layers
+import OCI
+
+/// `bake why IMAGE`: the first input that changed since the image (or what it is built on)
+/// was last built, or that nothing did.
+public struct WhyReport: Sendable {
+    /// True when a build would take every step of the image and its ancestors from the cache.
+    public var upToDate: Bool
+    /// Sentences, first the answer, then details.
+    public var lines: [String]
+
+    public static func explain(
+        _ image: String, workspace: Workspace, project: Project, sourceDateEpoch: Int64?
+    ) throws -> WhyReport {
+        let plan = try Plan.make(workspace: workspace, project: project, targets: [image], sourceDateEpoch: sourceDateEpoch)
+        guard let target = plan.images.last else { return WhyReport(upToDate: true, lines: []) }
+        for (index, candidate) in plan.images.enumerated() {
+            guard let first = candidate.steps.first(where: { !$0.status.isHit }) else { continue }
+            var lines: [String] = []
+            let since = candidate.lastBuild.map { "since its build #\($0.sequence) (\($0.finishedAt))" } ?? "(it was never built)"
+            switch first.status {
+            case .build(let reason):
+                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.action.summary)) is rebuilt \(since): \(reason.summary)")
+                lines += reason.details.dropFirst().prefix(20).map { "  \($0)" }
+                if reason.details.count > 21 { lines.append("  ... \(reason.details.count - 21) more") }
+            case .after(let why):
+                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.action.summary)) is rebuilt: \(why)")
+            case .hit:
+                break
+            }
+            let later = candidate.steps.filter { $0.step.number > first.step.number }.count
+            if later > 0 { lines.append("the \(later) step\(later == 1 ? "" : "s") after it in \(candidate.name) run again too") }
+            let downstream = plan.images[(index + 1)...].map(\.name)
+            if !downstream.isEmpty {
+                lines.append("then \(downstream.joined(separator: ", ")) \(downstream.count == 1 ? "is" : "are") rebuilt on it, unless \(candidate.name) comes out byte-identical")
+            }
+            return WhyReport(upToDate: false, lines: lines)
+        }
+        let count = target.steps.count
+        let when = target.lastBuild.map { ", as in its build #\($0.sequence) (\($0.finishedAt))" } ?? ""
+        var line = "\(image) is up to date: all \(count) step\(count == 1 ? "" : "s") are cache hits\(when)"
+        if let digest = target.predicted { line += "; it is \(digest)" }
+        return WhyReport(upToDate: true, lines: [line])
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import OCI
+import Pipeline
+
+/// One JSON object per line on stdout, keys sorted, for tools:
+///
+///     {"event":"image-start","image":"base",...}
+///     {"event":"step-start","image":"base","step":1,...,"reason":"never built"}
+///     {"event":"step","image":"base","step":1,"status":"built",...}
+///     {"event":"image","image":"base","digest":"sha256:...",...}
+///     {"event":"done","images":[{"image":"base","digest":"sha256:..."}],...}
+final class JSONProgress: ProgressReporter, @unchecked Sendable {
+    private let lock = NSLock()
+
+    struct Fields: Encodable {
+        var event: String
+        var image: String?
+        var file: String?
+        var base: String?
+        var steps: Int?
+        var step: Int?
+        var of: Int?
+        var summary: String?
+        var reason: String?
+        var status: String?
+        var key: Digest?
+        var layer: Digest?
+        var diffID: Digest?
+        var size: Int64?
+        var seconds: Double?
+        var digest: Digest?
+        var built: Int?
+        var cached: Int?
+        var lock: String?
+        var images: [ImageDigest]?
+    }
+
+    struct ImageDigest: Encodable {
+        var image: String
+        var digest: Digest
+    }
+
+    private func emit(_ fields: Fields) {
+        guard let bytes = try? CanonicalJSON.encode(fields) else { return }
+        lock.lock()
+        FileHandle.standardOutput.write(Data(bytes + [0x0a]))
+        lock.unlock()
+    }
+
+    func report(_ event: BuildEvent) {
+        switch event {
+        case .waitingForLock(let path):
+            emit(Fields(event: "waiting", lock: path))
+        case .imageStarted(let image, let file, let base, let steps):
+            emit(Fields(event: "image-start", image: image, file: file, base: base, steps: steps))
+        case .stepStarted(let image, let step, let of, let summary, let reason):
+            emit(Fields(event: "step-start", image: image, step: step, of: of, summary: summary, reason: reason))
+        case .stepFinished(let result):
+            emit(Fields(event: "step", image: result.image, step: result.step, of: result.of, summary: result.summary,
+                        reason: result.reason, status: result.cached ? "cached" : "built", key: result.key.digest,
+                        layer: result.layer.descriptor.digest, diffID: result.layer.diffID,
+                        size: result.layer.descriptor.size, seconds: result.seconds))
+        case .imageFinished(let image):
+            let built = image.steps.filter { !$0.cached }.count
+            emit(Fields(event: "image", image: image.name, seconds: image.seconds, digest: image.manifestDescriptor.digest,
+                        built: built, cached: image.steps.count - built))
+        }
+    }
+
+    func finish(_ images: [BuiltImage], seconds: Double) {
+        let built = images.flatMap(\.steps).filter { !$0.cached }.count
+        emit(Fields(event: "done", seconds: seconds, built: built, cached: images.flatMap(\.steps).count - built,
+                    images: images.map { ImageDigest(image: $0.name, digest: $0.manifestDescriptor.digest) }))
+    }
+}

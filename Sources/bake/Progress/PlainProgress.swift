@@ -1,0 +1,35 @@
+import Foundation
+import Pipeline
+
+/// Plain lines on stderr: one when a step starts running, one when any step is done.
+final class PlainProgress: ProgressReporter, @unchecked Sendable {
+    private let lock = NSLock()
+
+    func report(_ event: BuildEvent) {
+        let line: String?
+        switch event {
+        case .waitingForLock(let path):
+            line = "bake: waiting for another bake process to release the store lock \(path)"
+        case .imageStarted(let image, let file, let base, _):
+            line = "==> \(image) (\(file)) from \(base)"
+        case .stepStarted(let image, let step, let of, let summary, let reason):
+            line = "\(image) [\(step)/\(of)] build  \(summary)  (\(reason))"
+        case .stepFinished(let result):
+            line = ProgressText.step(result)
+        case .imageFinished(let image):
+            line = "\(image.name) \(image.manifestDescriptor.digest)"
+        }
+        guard let line else { return }
+        lock.lock()
+        Console.standardError(line)
+        lock.unlock()
+    }
+
+    func finish(_ images: [BuiltImage], seconds: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        Console.standardError("")
+        for line in ProgressText.summary(images, seconds: seconds) { Console.standardError(line) }
+        for image in images { print("\(image.name) \(image.manifestDescriptor.digest)") }
+    }
+}
