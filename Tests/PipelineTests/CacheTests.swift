@@ -41,6 +41,35 @@ import TestSupport
         #expect(again.map(\.manifestDescriptor) == built.map(\.manifestDescriptor))
     }
 
+    /// With a settled source, a no-op reuses the remembered listing from the scan's
+    /// fingerprint; any change to the tree must still be seen.
+    @Test func theSettledFastPathMissesNoChange() throws {
+        let fixture = try Self.pipeline()
+        func build() throws -> [String: Bool] {
+            ProjectFixture.cached(try Self.builder(fixture).build(BuildOptions(targets: [], sourceDateEpoch: nil, compressionThreads: 2)))
+        }
+        _ = try build()
+        #expect(try build().values.allSatisfy { $0 })
+        let page = fixture.dir.at("images/app/site/page5.html")
+        let original = try Fixture.read(page)
+        // Same size, new content.
+        try Fixture.write(page, String(original.reversed()))
+        let afterRewrite = try build()
+        #expect(afterRewrite == ["base/1": true, "app/1": false, "app/2": false], "\(afterRewrite)")
+        // A rename with the same content.
+        try FileManager.default.moveItem(atPath: page, toPath: fixture.dir.at("images/app/site/page5-renamed.html"))
+        #expect(try build()["app/1"] == false)
+        // An executable bit.
+        chmod(fixture.dir.at("images/app/site/page6.html"), 0o755)
+        #expect(try build()["app/1"] == false)
+        // The remembered listing lost: the slow path recomputes the same key.
+        _ = try Command.shell("rm -f '\(fixture.dir.at(".bake/cache/inputs"))'/*")
+        let builder = try Self.builder(fixture)
+        let again = try builder.build(BuildOptions(targets: [], sourceDateEpoch: nil, compressionThreads: 2))
+        #expect(ProjectFixture.cached(again).values.allSatisfy { $0 })
+        #expect(builder.evaluator.hasher.filesHashed == 0)
+    }
+
     @Test func touchingAFileRehashesOnlyItAndStillHits() throws {
         let fixture = try Self.pipeline()
         _ = try Self.builder(fixture).build(BuildOptions(targets: [], sourceDateEpoch: nil, compressionThreads: 2))
@@ -122,6 +151,22 @@ import TestSupport
         #expect(a.map(\.name) == b.map(\.name))
         #expect(a.map(\.manifestDescriptor) == b.map(\.manifestDescriptor))
         #expect(try parallel.store.readIndex().refNames == ["base", "four", "one", "three", "two"])
+    }
+
+    /// Scheduling must not depend on how fast images finish: a no-op build of a chain,
+    /// where each image finishes almost at once, returns every image every time.
+    @Test(arguments: [1, 4])
+    func everyImageIsBuiltEveryTime(jobs: Int) throws {
+        let fixture = try ProjectFixture([
+            "images/a/stage.yaml": "from: scratch\n",
+            "images/b/stage.yaml": "from: a\n",
+            "images/c/stage.yaml": "from: b\n",
+            "images/d/stage.yaml": "from: a\n",
+        ])
+        _ = try fixture.build(jobs: jobs)
+        for _ in 0..<300 {
+            #expect(try fixture.build(["c", "d"], jobs: jobs).map(\.name) == ["a", "b", "c", "d"])
+        }
     }
 
     @Test func aFailingImageStopsTheBuildAndNamesItsStep() throws {

@@ -11,4 +11,9 @@
 
 /// uname(2)'s machine field ("x86_64"), copied into buf.
 int bake_machine(char *buf, int size);
+
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: opens
+/// `path` below `dirfd` without following any symlink on the way. -1 and errno on failure
+/// (ENOSYS on kernels before 5.6).
+int bake_open_beneath(int dirfd, const char *path, int flags);
 #endif

@@ -181,6 +181,7 @@ public enum FileSystem {
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
         let file = try OpenFile(path: path, flags: O_RDONLY)
         var result: [UInt8] = []
+        if let size = try? file.status().size, size > 0 { result.reserveCapacity(Int(min(size, Int64(limit))) + 1) }
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }

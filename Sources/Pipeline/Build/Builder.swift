@@ -60,7 +60,12 @@ public final class Builder: Sendable {
         let built = try schedule(order, jobs: options.jobs) { name, parent in
             try self.buildImage(self.project.stages[name]!, parent: parent, options: options)
         }
-        return order.compactMap { built[$0] }
+        return try order.map { name in
+            guard let image = built[name] else {
+                throw PipelineError.failed("bake did not build \(name) and does not know why; please report this")
+            }
+            return image
+        }
     }
 
     /// Rejects, with their location, the parts of stage files this version cannot build.
@@ -127,14 +132,22 @@ public final class Builder: Sendable {
                 thread.stackSize = 8 << 20
                 thread.start()
             }
-            let (running, failure, complete) = state.lock.withLock {
-                (state.running.count, state.failure, state.done.count == order.count)
+            let (running, failure, done) = state.lock.withLock {
+                (state.running.count, state.failure, state.done.count)
             }
-            if complete && running == 0 { break }
+            if done == order.count && running == 0 { break }
             if running == 0 {
-                if let failure { throw failure }
-                break
+                if failure != nil { break }
+                // Whatever was launched has already finished: look for what is ready now.
+                // Nothing launched and nothing running would mean an image can never start.
+                guard !launch.isEmpty else {
+                    let finishedNames = state.lock.withLock { Set(state.done.keys) }
+                    let waiting = order.filter { !finishedNames.contains($0) }
+                    throw PipelineError.failed("bake could not schedule \(waiting.joined(separator: ", ")); please report this")
+                }
+                continue
             }
+            // A finished image signals; a stale signal only makes the loop look again.
             finished.wait()
         }
         if let failure = state.lock.withLock({ state.failure }) { throw failure }

@@ -14,48 +14,48 @@ import OCI
 ///
 /// Paths are percent-encoded below 0x21, at '%' and at 0x7f, so a line never breaks.
 public struct InputListing: Sendable, Hashable {
-    /// One line of the listing.
+    /// One line of the listing, with the path it is about.
     public struct Entry: Sendable, Hashable {
         public var path: String
         public var line: String
     }
 
-    public let entries: [Entry]
+    /// The listing's bytes.
+    public let text: [UInt8]
     public let digest: Digest
 
     static let header = "bake-inputs 1"
 
-    init(entries: [Entry]) {
-        self.entries = entries
-        self.digest = Digest.sha256(Array(Self.render(entries).utf8))
-    }
-
-    /// The listing's text.
-    public var text: String { Self.render(entries) }
-
-    static func render(_ entries: [Entry]) -> String {
-        ([header] + entries.map(\.line)).joined(separator: "\n") + "\n"
+    init(text: [UInt8]) {
+        self.text = text
+        self.digest = Digest.sha256(text)
     }
 
     /// Parses a stored listing (for `bake why`).
     public static func parse(_ text: String) -> InputListing? {
-        var lines = text.split(separator: "\n").map(String.init)
-        guard lines.first == header else { return nil }
-        lines.removeFirst()
-        return InputListing(entries: lines.map { line in
+        guard text.hasPrefix(header + "\n") else { return nil }
+        return InputListing(text: Array(text.utf8))
+    }
+
+    /// The lines after the header.
+    public var entries: [Entry] {
+        String(decoding: text, as: UTF8.self).split(separator: "\n").dropFirst().map { line in
             let fields = line.split(separator: " ")
-            let path: String
+            let index: Int
             switch fields.first {
-            case "f"?: path = fields.count > 4 ? String(fields[4]) : line
-            case "h"?: path = fields.count > 2 ? String(fields[2]) : line
-            default: path = fields.count > 2 ? String(fields[2]) : line
+            case "f"?: index = 4
+            case "x"?: index = 1
+            default: index = 2
             }
-            return Entry(path: path, line: line)
-        })
+            return Entry(path: index < fields.count ? String(fields[index]) : String(line), line: String(line))
+        }
     }
 
     /// Percent-encodes path bytes that would break a line or a field.
     static func encode(_ bytes: [UInt8]) -> String {
+        guard bytes.contains(where: { $0 < 0x21 || $0 == 0x25 || $0 == 0x7f }) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var out: [UInt8] = []
         for byte in bytes {
             if byte < 0x21 || byte == 0x25 || byte == 0x7f {
@@ -71,19 +71,21 @@ public struct InputListing: Sendable, Hashable {
     /// What changed from `old` to `self`, in order, as "SOURCE/PATH changed" (or added,
     /// removed), where `source` is the copy source as the stage file names it.
     public func changes(since old: InputListing, source: String) -> [String] {
-        let before = Dictionary(old.entries.map { ($0.path, $0.line) }, uniquingKeysWith: { first, _ in first })
-        let after = Dictionary(entries.map { ($0.path, $0.line) }, uniquingKeysWith: { first, _ in first })
+        let oldEntries = old.entries
+        let newEntries = entries
+        let before = Dictionary(oldEntries.map { ($0.path, $0.line) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(newEntries.map { ($0.path, $0.line) }, uniquingKeysWith: { first, _ in first })
         let trimmed = String(source.reversed().drop(while: { $0 == "/" }).reversed())
         func shown(_ path: String) -> String { path == "." ? source : (trimmed.isEmpty || trimmed == "." ? path : trimmed + "/" + path) }
         var result: [String] = []
-        for entry in entries {
+        for entry in newEntries {
             if let previous = before[entry.path] {
                 if previous != entry.line { result.append("\(shown(entry.path)) changed") }
             } else {
                 result.append("\(shown(entry.path)) was added")
             }
         }
-        for entry in old.entries where after[entry.path] == nil {
+        for entry in oldEntries where after[entry.path] == nil {
             result.append("\(shown(entry.path)) was removed")
         }
         return result
@@ -99,11 +101,12 @@ extension String {
 
 /// Hashes the inputs of copy steps, remembering each file's digest by its stat (path,
 /// size, mtime and ctime in ns, inode) so that an unchanged file is never read again: a
-/// no-op build of a large context only walks and stats it.
+/// no-op build of a large context only lists and stats it, on every core.
 public final class InputHasher: @unchecked Sendable {
     private let store: ContentStore
     private let lock = ThreadLock()
     private var hashed = 0
+    private let threads = GzipSink.defaultThreads
 
     public init(store: ContentStore) {
         self.store = store
@@ -125,59 +128,92 @@ public final class InputHasher: @unchecked Sendable {
     /// only under the store's exclusive lock); without, nothing is written.
     public func listing(of hostPath: String, remember: Bool) throws -> InputListing {
         let cachePath = folder + "/" + Digest.sha256(Array(hostPath.utf8)).encoded
+        let now = Int64(time(nil))
+        let racy = racySeconds
+
+        // What to list: (relative path, its encoding, its stat), in canonical order.
+        var items: [(path: [UInt8], encoded: String, status: FileStatus)] = []
+        let root = try FileSystem.statPath(hostPath)
+        let fingerprint: Digest
+        var tree: ScannedTree?
+        if root.kind == .regular {
+            fingerprint = ScannedTree.fingerprint(file: root)
+        } else {
+            tree = try TreeScanner.scan(hostPath, threads: threads)
+            fingerprint = tree!.fingerprint()
+        }
+        // Nothing was added, removed or touched since a build remembered this source: its
+        // listing is the one saved then, without looking at a single file's digest.
+        if let remembered = lock.withLock({ Fingerprint.load(cachePath) }), remembered.fingerprint == fingerprint,
+           let saved = savedListing(remembered.listing), saved.digest == remembered.listing {
+            return saved
+        }
         let known = lock.withLock { StatCache.load(cachePath) }
         var seen: [String: StatCache.Record] = [:]
-        var changed = false
-        let now = Int64(time(nil))
+        seen.reserveCapacity(known.count)
+        if let tree {
+            items.reserveCapacity(tree.count)
+            tree.visit { path, status in items.append((path, InputListing.encode(path), status)) }
+        } else {
+            items.append(([], ".", root))
+        }
+        let hostBytes = Array(hostPath.utf8)
+        func host(_ path: [UInt8]) -> [UInt8] { path.isEmpty ? hostBytes : hostBytes + [0x2f] + path }
 
-        func digest(of file: [UInt8], relative: String, status: FileStatus) throws -> Digest {
-            if let record = known[relative], record.matches(status) {
-                seen[relative] = record
-                return record.digest
+        // Digests from the stat cache; what changed is hashed, on every core.
+        var digests = [Digest?](repeating: nil, count: items.count)
+        var toHash: [Int] = []
+        var anyRacy = false
+        for (index, item) in items.enumerated() where item.status.kind == .regular {
+            if let record = known[item.encoded], record.matches(item.status) {
+                digests[index] = record.digest
+                seen[item.encoded] = record
+            } else {
+                toHash.append(index)
             }
-            let computed = try FileSystem.sha256(ofFile: file, expecting: status)
-            lock.withLock { hashed += 1 }
-            changed = true
+        }
+        let work = toHash.map { (host(items[$0].path), items[$0].status) }
+        let computed = try Parallel.map(work.count, threads: threads) { index in
+            try FileSystem.sha256(ofFile: work[index].0, expecting: work[index].1)
+        }
+        for (position, index) in toHash.enumerated() {
+            digests[index] = computed[position]
+            let status = items[index].status
             // A file changed in the same instant as it was hashed could keep its stat: such
             // "racy" entries are not remembered, so they are hashed again next time.
-            if status.modificationSeconds < now - racySeconds && status.changeSeconds < now - racySeconds {
-                seen[relative] = StatCache.Record(status: status, digest: computed)
+            if status.modificationSeconds < now - racy && status.changeSeconds < now - racy {
+                seen[items[index].encoded] = StatCache.Record(status: status, digest: computed[position])
+            } else {
+                anyRacy = true
             }
-            return computed
         }
+        lock.withLock { hashed += toHash.count }
 
-        var entries: [InputListing.Entry] = []
-        let root = try FileSystem.statPath(hostPath)
-        if root.kind == .regular {
-            let sha = try digest(of: Array(hostPath.utf8), relative: ".", status: root)
-            entries.append(.init(path: ".", line: "f \(Self.mode(root)) \(sha.encoded) \(root.size) ."))
-        } else {
-            var firstPathOfInode: [UInt64: String] = [:]
-            try DirectoryWalker.walk(Array(hostPath.utf8)) { file in
-                let path = InputListing.encode(file.path.bytes)
-                switch file.status.kind {
-                case .directory:
-                    entries.append(.init(path: path, line: "d 0755 \(path)"))
-                case .regular:
-                    if file.status.linkCount > 1, let first = firstPathOfInode[file.status.inode] {
-                        entries.append(.init(path: path, line: "h \(first) \(path)"))
-                        return
-                    }
-                    if file.status.linkCount > 1 { firstPathOfInode[file.status.inode] = path }
-                    let sha = try digest(of: file.hostPath, relative: path, status: file.status)
-                    entries.append(.init(path: path, line: "f \(Self.mode(file.status)) \(sha.encoded) \(file.status.size) \(path)"))
-                case .symlink:
-                    let target = try FileSystem.readSymlink(file.hostPath)
-                    entries.append(.init(path: path, line: "l \(InputListing.encode(target)) \(path)"))
-                default:
-                    // Copying refuses these with the step's location; the listing just names them.
-                    entries.append(.init(path: path, line: "x \(path)"))
+        var text: [UInt8] = Array((InputListing.header + "\n").utf8)
+        text.reserveCapacity(items.count * 100)
+        var firstPathOfInode: [UInt64: String] = [:]
+        for (index, item) in items.enumerated() {
+            switch item.status.kind {
+            case .directory:
+                text += "d 0755 \(item.encoded)\n".utf8
+            case .regular:
+                if item.status.linkCount > 1, let first = firstPathOfInode[item.status.inode] {
+                    text += "h \(first) \(item.encoded)\n".utf8
+                    continue
                 }
+                if item.status.linkCount > 1 { firstPathOfInode[item.status.inode] = item.encoded }
+                text += "f \(Self.mode(item.status)) \(digests[index]!.encoded) \(item.status.size) \(item.encoded)\n".utf8
+            case .symlink:
+                let target = try FileSystem.readSymlink(host(item.path))
+                text += "l \(InputListing.encode(target)) \(item.encoded)\n".utf8
+            default:
+                // Copying refuses these with the step's location; the listing just names them.
+                text += "x \(item.encoded)\n".utf8
             }
         }
-        let listing = InputListing(entries: entries)
+        let listing = InputListing(text: text)
         if remember {
-            if changed || seen.count != known.count {
+            if !toHash.isEmpty || seen.count != known.count {
                 try lock.withLock {
                     try FileSystem.createDirectory(folder)
                     try store.writeAtomically(cachePath, StatCache.render(seen))
@@ -186,7 +222,16 @@ public final class InputHasher: @unchecked Sendable {
             let saved = listingsFolder + "/" + listing.digest.encoded
             if (try? FileSystem.lstatIfExists(saved)) == nil {
                 try FileSystem.createDirectory(listingsFolder)
-                try store.writeAtomically(saved, Array(listing.text.utf8))
+                try store.writeAtomically(saved, listing.text)
+            }
+            // Only a scan with no racy file may stand for its listing next time. Folders and
+            // symlinks changed in the racy window count too: their times are in the fingerprint.
+            let settled = !anyRacy && items.allSatisfy { $0.status.modificationSeconds < now - racy && $0.status.changeSeconds < now - racy }
+            if settled {
+                try lock.withLock {
+                    try FileSystem.createDirectory(folder)
+                    try store.writeAtomically(cachePath + ".fingerprint", Fingerprint(fingerprint: fingerprint, listing: listing.digest).bytes)
+                }
             }
         }
         return listing
@@ -202,7 +247,24 @@ public final class InputHasher: @unchecked Sendable {
     static func mode(_ status: FileStatus) -> String {
         status.ownerExecutable ? "0755" : "0644"
     }
+}
 
+/// `STORE/cache/stat/<source>.fingerprint`: the fingerprint of a source's last settled
+/// scan and the digest of the listing it gave.
+struct Fingerprint {
+    var fingerprint: Digest
+    var listing: Digest
+
+    var bytes: [UInt8] { Array("\(fingerprint.encoded) \(listing.encoded)\n".utf8) }
+
+    static func load(_ cachePath: String) -> Fingerprint? {
+        guard let bytes = try? FileSystem.readFile(cachePath + ".fingerprint", limit: 4096) else { return nil }
+        let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 2,
+              let fingerprint = try? Digest(algorithm: .sha256, encoded: String(fields[0])),
+              let listing = try? Digest(algorithm: .sha256, encoded: String(fields[1])) else { return nil }
+        return Fingerprint(fingerprint: fingerprint, listing: listing)
+    }
 }
 
 /// The stat cache file: one line per file, `inode size mtime.s mtime.ns ctime.s ctime.ns sha256 path`.
@@ -222,14 +284,11 @@ enum StatCache {
             self.digest = digest
         }
 
-        init?(_ fields: [Substring]) {
-            guard fields.count == 7, let inode = UInt64(fields[0]), let size = Int64(fields[1]),
-                  let ms = Int64(fields[2]), let mn = Int64(fields[3]), let cs = Int64(fields[4]), let cn = Int64(fields[5]),
-                  let digest = try? Digest(algorithm: .sha256, encoded: String(fields[6])) else { return nil }
+        init(inode: UInt64, size: Int64, mtime: (Int64, Int64), ctime: (Int64, Int64), digest: Digest) {
             self.inode = inode
             self.size = size
-            mtime = (ms, mn)
-            ctime = (cs, cn)
+            self.mtime = mtime
+            self.ctime = ctime
             self.digest = digest
         }
 
@@ -240,24 +299,53 @@ enum StatCache {
         }
     }
 
+    /// Parses the file in one pass over its bytes (it can have a line per file of a large
+    /// context, and is read on every build). Malformed lines are skipped: they only cost a hash.
     static func load(_ path: String) -> [String: Record] {
         guard let bytes = try? FileSystem.readFile(path, limit: 1 << 30) else { return [:] }
         var records: [String: Record] = [:]
-        for line in bytes.split(separator: 0x0a) {
-            guard let space = line.indices.filter({ line[$0] == 0x20 }).dropFirst(6).first else { continue }
-            let fields = line[line.startIndex..<space].split(separator: 0x20).map { Substring(decoding: $0, as: UTF8.self) }
-            guard let record = Record(fields) else { continue }
-            records[String(decoding: line[(space + 1)...], as: UTF8.self)] = record
+        records.reserveCapacity(bytes.count / 100)
+        bytes.withUnsafeBufferPointer { buffer in
+            var index = 0
+            let end = buffer.count
+            func number() -> Int64? {
+                var value: Int64 = 0
+                var digits = 0
+                while index < end, buffer[index] >= 0x30, buffer[index] <= 0x39 {
+                    value = value &* 10 &+ Int64(buffer[index] - 0x30)
+                    index += 1
+                    digits += 1
+                }
+                guard digits > 0, digits < 19, index < end, buffer[index] == 0x20 else { return nil }
+                index += 1
+                return value
+            }
+            while index < end {
+                defer {
+                    while index < end, buffer[index] != 0x0a { index += 1 }
+                    index += 1
+                }
+                guard let inode = number(), let size = number(), let ms = number(), let mn = number(),
+                      let cs = number(), let cn = number(), index + 65 <= end, buffer[index + 64] == 0x20 else { continue }
+                let hex = String(decoding: UnsafeBufferPointer(rebasing: buffer[index..<(index + 64)]), as: UTF8.self)
+                guard let digest = try? Digest(algorithm: .sha256, encoded: hex) else { continue }
+                index += 65
+                var pathEnd = index
+                while pathEnd < end, buffer[pathEnd] != 0x0a { pathEnd += 1 }
+                let name = String(decoding: UnsafeBufferPointer(rebasing: buffer[index..<pathEnd]), as: UTF8.self)
+                index = pathEnd
+                records[name] = Record(inode: UInt64(inode), size: size, mtime: (ms, mn), ctime: (cs, cn), digest: digest)
+            }
         }
         return records
     }
 
     static func render(_ records: [String: Record]) -> [UInt8] {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(records.count * 120)
         for (path, r) in records.sorted(by: { $0.key < $1.key }) {
-            out += "\(r.inode) \(r.size) \(r.mtime.0) \(r.mtime.1) \(r.ctime.0) \(r.ctime.1) \(r.digest.encoded) \(path)\n"
+            out.append(contentsOf: "\(r.inode) \(r.size) \(r.mtime.0) \(r.mtime.1) \(r.ctime.0) \(r.ctime.1) \(r.digest.encoded) \(path)\n".utf8)
         }
-        return Array(out.utf8)
+        return out
     }
 }
-

@@ -50,7 +50,13 @@ extension Bake {
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
             let reporter = global.progress.reporter()
             let builder = Builder(project: project, store: workspace.store, reporter: reporter)
-            let built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs))
+            let built: [BuiltImage]
+            do {
+                built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs))
+            } catch {
+                reporter.stop()
+                throw error
+            }
             let elapsed = (ContinuousClock.now - started).components
             reporter.finish(built, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }

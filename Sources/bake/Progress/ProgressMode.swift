@@ -25,6 +25,12 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable {
 protocol ProgressReporter: BuildReporter {
     /// Called once after a successful build.
     func finish(_ images: [BuiltImage], seconds: Double)
+    /// Called when a build fails, before the error is printed.
+    func stop()
+}
+
+extension ProgressReporter {
+    func stop() {}
 }
 
 /// Shared formatting of steps and of the summary table.

@@ -85,6 +85,14 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
         for image in images { print("\(image.name) \(image.manifestDescriptor.digest)") }
     }
 
+    func stop() {
+        lock.lock()
+        stopped = true
+        running = []
+        lock.unlock()
+        redraw(permanent: [])
+    }
+
     deinit {
         stopped = true
     }
