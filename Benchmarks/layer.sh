@@ -12,20 +12,10 @@
 # See Benchmarks/README.md.
 set -euo pipefail
 
-RUNS="${RUNS:-5}"
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
-WORK="${BAKE_BENCH_WORK:-$HERE/work}"
-mkdir -p "$WORK"
-WORK="$(cd "$WORK" && pwd)"
-
-die() { echo "layer.sh: error: $*" >&2; exit 1; }
-say() { echo "layer.sh: $*" >&2; }
+BENCH=layer.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
 # --- tools -----------------------------------------------------------------
-need() { # need COMMAND "how to get it"
-    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; $2"
-}
 need hyperfine "install it: apt-get install hyperfine (Debian package 'hyperfine')"
 [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1 \
     || die "GNU time not found at /usr/bin/time; install it: apt-get install time (Debian package 'time')"
@@ -36,25 +26,13 @@ need swift "install a Swift toolchain from https://swift.org/install (no Debian 
 tar --version | head -1 | grep -q 'GNU tar' || die "GNU tar is required (--sort=name); Debian package 'tar'"
 
 # --- build bake --------------------------------------------------------------
-say "building bake (swift build -c release)"
-(cd "$ROOT" && swift build -c release) >&2 || die "swift build -c release failed"
-BAKE="$ROOT/.build/release/bake"
-[ -x "$BAKE" ] || die "no binary at $BAKE after the build"
+build_bake
 
 # --- the tree ----------------------------------------------------------------
-PROJECT="$WORK/project"
-DATA="$PROJECT/images/bench/data"
-MARKER="$WORK/tree.ok"
-GEN="$HERE/gen_tree.py"
-GEN_ID="$(sha256sum "$GEN" | cut -d' ' -f1)"
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$GEN_ID" ] && [ -d "$DATA" ]; then
-    say "tree already generated in $DATA"
-else
-    say "generating the tree in $DATA"
-    rm -rf "$PROJECT" "$MARKER"
-    python3 "$GEN" "$DATA"
-    echo "$GEN_ID" >"$MARKER"
-fi
+ensure_tree
+PROJECT="$TREE_PROJECT"
+DATA="$TREE"
+MARKER="$TREE_MARKER"
 cat >"$PROJECT/images/bench/stage.yaml" <<'EOF'
 from: scratch
 steps:
@@ -68,7 +46,6 @@ SRC_BYTES="$(find "$DATA" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')"
 STORES="$WORK/stores"
 OUT="$WORK/out.tar.gz"
 mkdir -p "$STORES"
-q() { printf '%q' "$1"; }
 BAKE_CMD="$(q "$BAKE") -C $(q "$PROJECT") --store $(q "$STORES/run") build bench"
 TAR_ARGS="--sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=pax -cf - -C $(q "$DATA") ."
 TAR_CMD="set -o pipefail; tar $TAR_ARGS | gzip -6 > $(q "$OUT")"
@@ -109,13 +86,7 @@ hyperfine --runs "$RUNS" --warmup 1 --style basic --shell bash \
     --prepare "rm -rf $(q "$STORES/run")" --command-name bake "$BAKE_CMD" \
     --prepare "rm -f $(q "$OUT")" --command-name 'tar|gzip' "$TAR_CMD" >&2
 
-read -r BAKE_MED TAR_MED BAKE_MIN BAKE_MAX TAR_MIN TAR_MAX < <(python3 - "$JSON" <<'EOF'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-b, t = r["bake"], r["tar|gzip"]
-print(b["median"], t["median"], min(b["times"]), max(b["times"]), min(t["times"]), max(t["times"]))
-EOF
-)
+read -r BAKE_MED BAKE_MIN BAKE_MAX TAR_MED TAR_MIN TAR_MAX < <(hyperfine_stats "$JSON" bake 'tar|gzip')
 
 # --- checks on the outputs -------------------------------------------------------
 BLOB="$(largest_blob "$RSS_STORE")"
