@@ -47,6 +47,22 @@ import TestSupport
         #expect(steps == ["base/1": "cached"])
     }
 
+    @Test func earlyCutoffAParentRebuiltIntoTheSameBytesLeavesItsChildrenCached() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BakeCLI.exampleProject(at: project)
+        let first = try BakeCLI.run(["--progress", "json", "build", "app"], in: project)
+        // base rebuilt from nothing: every step runs, and base comes out byte-identical.
+        #expect(try BakeCLI.build(["--no-cache", "base"], in: project) == ["base/1": "built"])
+        let after = try BakeCLI.run(["--progress", "json", "build", "app"], in: project)
+        #expect(Self.statuses(BakeCLI.steps(after.stdout)).cached == Self.all)
+        let digests = { (output: String) in
+            BakeCLI.events(output).filter { $0["event"] as? String == "image" }.compactMap { $0["digest"] as? String }
+        }
+        #expect(digests(after.stdout) == digests(first.stdout))
+        #expect(digests(first.stdout).count == 3)
+    }
+
     @Test func aNewBuildTimeRebuildsEverything() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
