@@ -93,8 +93,8 @@ import TestSupport
             process.environment = BakeCLI.baseEnvironment
             let out = dir.at("out-\(UUID().uuidString)")
             let err = dir.at("err-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: out, contents: nil)
-            FileManager.default.createFile(atPath: err, contents: nil)
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            _ = FileManager.default.createFile(atPath: err, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
             try process.run()
