@@ -25,6 +25,9 @@ let package = Package(
         ),
         // Linux system headers Swift's Glibc module leaves out (xattrs, flock, uname).
         .target(name: "CSystem"),
+        // The sandbox a step runs in: namespaces, overlayfs, pivot_root (C, because nothing of
+        // the Swift runtime may run between clone() and exec()).
+        .target(name: "CSandbox"),
         // OCI image model: Digest, Descriptor, Manifest, Index, ImageConfig, canonical JSON.
         .target(name: "OCI"),
         // Bytes of layers: PAX tar, gzip, digests while streaming, trees, the content store.
@@ -37,10 +40,15 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Changing a root file system: the sandbox, unpacked layers, capture, normalisation.
+        .target(
+            name: "Provisioners",
+            dependencies: ["OCI", "Layers", "CSandbox", "CSystem"]
+        ),
         // Stage files -> model -> graph -> plan -> build; export, inspect, fsck.
         .target(
             name: "Pipeline",
-            dependencies: ["OCI", "Layers", "Yams"]
+            dependencies: ["OCI", "Layers", "Provisioners", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(
@@ -55,6 +63,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
+        .testTarget(name: "ProvisionersTests", dependencies: ["Provisioners", "Layers", "OCI", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"]),

@@ -46,6 +46,8 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case stepFailed(image: String, step: Int, location: SourceLocation, cause: any Error)
     /// A step whose inputs are wrong in a way only the build can see (a missing path, an unknown user).
     case stepInput(image: String, step: Int, location: SourceLocation, message: String)
+    /// A step's or check's command exited with a non-zero status.
+    case commandFailed(image: String, what: String, location: SourceLocation, status: Int32, output: [String])
     /// Something that is not the user's input failed (the store, the file system).
     case failed(String)
 
@@ -53,7 +55,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     public var isBadInput: Bool {
         switch self {
         case .invalidStageFiles, .notSupportedYet, .badInput, .stepInput: return true
-        case .stepFailed, .failed: return false
+        case .stepFailed, .commandFailed, .failed: return false
         }
     }
 
@@ -69,6 +71,12 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return "\(location): step \(step) of \(image) failed: \(cause)"
         case .stepInput(let image, let step, let location, let message):
             return "\(location): step \(step) of \(image): \(message)"
+        case .commandFailed(let image, let what, let location, let status, let output):
+            var text = "\(location): \(what) of \(image) failed: its command exited with status \(status)"
+            if !output.isEmpty {
+                text += "; its last lines:\n" + output.suffix(20).map { "  | \($0)" }.joined(separator: "\n")
+            }
+            return text
         }
     }
 }

@@ -3,12 +3,14 @@ import Foundation
 import Layers
 import OCI
 import Pipeline
+import Provisioners
 
 /// Runs the command line and maps every failure to bake's exit codes: 0 success, 1 a build,
 /// check or verify failed, 2 bad input or usage. Errors are one sentence on stderr.
 @main
 enum Main {
     static func main() {
+        Interrupts.unblockSignals()
         do {
             var command = try Bake.parseAsRoot()
             try command.run()
@@ -20,6 +22,13 @@ enum Main {
             exit(1)
         } catch let error as OCIError {
             Console.error(error.description)
+            exit(1)
+        } catch ProvisionersError.interrupted {
+            Console.error("interrupted")
+            exit(130)
+        } catch let error as ProvisionersError {
+            Console.error(error.description)
+            if case .missingTool = error { exit(2) }
             exit(1)
         } catch let code as ExitCode {
             exit(code.rawValue)
@@ -52,11 +61,12 @@ struct Bake: ParsableCommand {
               bake build app                 build app and the images it is built on
               bake plan                      show each step as a cache HIT or a BUILD, and why
               bake why app                   the first input that changed since app was built
+              bake run app                   run app's entrypoint in the sandbox
               bake inspect app --json        digests, layers and config of a built image
               bake export app --format docker-archive --output app.tar
             """,
         version: BakeVersion.current,
-        subcommands: [Build.self, Plan.self, Why.self, Inspect.self, Graph.self, Export.self, Fsck.self, Gc.self]
+        subcommands: [Build.self, Plan.self, Why.self, Run.self, Inspect.self, Graph.self, Export.self, Fsck.self, Gc.self]
     )
 
     @OptionGroup var global: GlobalOptions

@@ -7,13 +7,22 @@ import Glibc
 public final class StoreLock {
     private let fd: Int32
 
+    /// Takes the lock without waiting; throws `EWOULDBLOCK` when another process holds it.
+    public convenience init(path: String, exclusive: Bool, wait: Bool) throws {
+        try self.init(path: path, exclusive: exclusive, nonBlocking: !wait, onWait: {})
+    }
+
     /// Takes the lock, calling `onWait` once if another process holds it first.
-    public init(path: String, exclusive: Bool, onWait: () -> Void) throws {
+    public convenience init(path: String, exclusive: Bool, onWait: () -> Void) throws {
+        try self.init(path: path, exclusive: exclusive, nonBlocking: false, onWait: onWait)
+    }
+
+    private init(path: String, exclusive: Bool, nonBlocking: Bool, onWait: () -> Void) throws {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LayersError.system(operation: "open lock file", path: path, errno: errno) }
         let operation = exclusive ? LOCK_EX : LOCK_SH
         if flock(fd, operation | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK else {
+            guard errno == EWOULDBLOCK, !nonBlocking else {
                 let code = errno
                 close(fd)
                 throw LayersError.system(operation: "lock", path: path, errno: code)

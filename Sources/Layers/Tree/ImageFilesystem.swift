@@ -52,6 +52,33 @@ public final class ImageFilesystem {
         }
     }
 
+    /// Like `apply`, for archives from outside bake: refuses an entry whose path passes
+    /// through a symlink of the tree (one an earlier layer, or an earlier entry of this
+    /// layer, put there), which would make an extraction write elsewhere.
+    public func applyChecked(layer entries: [TarEntry], index: Int) throws {
+        for (position, entry) in entries.enumerated() {
+            var current = RelativePath.root
+            for component in (entry.path.parent ?? .root).components {
+                current = current.appending(component)
+                guard let node = node(at: current) else { break }
+                if case .symlink = node.entry.kind {
+                    throw LayersError.unsafeEntry(path: entry.path.description, reason: "it goes through the symlink \(current.absoluteDescription)")
+                }
+            }
+            if case .hardlink(let target) = entry.kind {
+                var current = RelativePath.root
+                for component in (target.parent ?? .root).components {
+                    current = current.appending(component)
+                    if let node = node(at: current), case .symlink = node.entry.kind {
+                        throw LayersError.unsafeEntry(path: entry.path.description, reason: "its link target goes through the symlink \(current.absoluteDescription)")
+                    }
+                }
+            }
+            // Entries of the same layer count too: apply them one at a time.
+            apply(layer: [entries[position]], index: index)
+        }
+    }
+
     /// The entry at `path` (no symlink is followed), or nil.
     public func entry(at path: RelativePath) -> TarEntry? {
         node(at: path)?.entry

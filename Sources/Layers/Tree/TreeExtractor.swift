@@ -49,6 +49,12 @@ public final class TreeExtractor {
         }
     }
 
+    /// Extracts one entry (its content read from `content`), for callers that check each
+    /// entry before it is written.
+    public func extractOne(_ entry: TarEntry, content: TarReader) throws {
+        try extract(entry, content: content)
+    }
+
     /// Sets the modes and times of folders, deepest first (adding files changes a
     /// folder's mtime, and a read-only folder would stop its contents being written).
     public func finish() throws {

@@ -16,6 +16,8 @@ public struct BuildRecord: Sendable, Codable {
         public var size: Int64
         public var cached: Bool
         public var seconds: Double
+        /// For an apt step: the packages it installed, as name=version.
+        public var packages: [String]?
     }
 
     public var image: String
@@ -27,6 +29,10 @@ public struct BuildRecord: Sendable, Codable {
     public var layers: [Digest]
     public var steps: [StepRecord]
     public var sourceDateEpoch: Int64?
+    /// The digest of the checks this image passed, if it has checks.
+    public var checks: Digest?
+    /// External upstreams the image was built from (a Debian release file...).
+    public var upstream: [String: String]?
     public var finishedAt: String
 
     static func folder(_ image: String, store: ContentStore) -> String {

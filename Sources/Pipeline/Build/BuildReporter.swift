@@ -12,6 +12,10 @@ public enum BuildEvent: Sendable {
     case stepStarted(image: String, step: Int, of: Int, summary: String, reason: String)
     /// A step is done, from the cache or built.
     case stepFinished(StepResult)
+    /// A line a command printed; `label` is "step 2" or "check 1".
+    case output(image: String, label: String, line: String)
+    /// A check of a finished image starts running.
+    case checkStarted(image: String, check: Int, of: Int, summary: String)
     /// An image is written and named in the store.
     case imageFinished(BuiltImage)
 }
@@ -30,6 +34,8 @@ public struct StepResult: Sendable {
     public var key: CacheKey
     public var layer: LayerBlob
     public var seconds: Double
+    /// For an apt step: the packages installed, as name=version.
+    public var packages: [String]?
 }
 
 /// Receives build events.

@@ -1,6 +1,7 @@
 import Foundation
 import Layers
 import OCI
+import Provisioners
 
 /// Options of one build.
 public struct BuildOptions: Sendable {
@@ -14,16 +15,19 @@ public struct BuildOptions: Sendable {
     public var noCache: Bool
     /// Images built at the same time (those not built on one another).
     public var jobs: Int
+    /// Secret values by id (`--secret`); only their ids ever enter a key or a record.
+    public var secrets: [String: [UInt8]]
 
     public init(
         targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads,
-        noCache: Bool = false, jobs: Int = 1
+        noCache: Bool = false, jobs: Int = 1, secrets: [String: [UInt8]] = [:]
     ) {
         self.targets = targets
         self.sourceDateEpoch = sourceDateEpoch
         self.compressionThreads = compressionThreads
         self.noCache = noCache
         self.jobs = max(1, jobs)
+        self.secrets = secrets
     }
 }
 
@@ -49,6 +53,7 @@ public final class Builder: Sendable {
     public func build(_ options: BuildOptions) throws -> [BuiltImage] {
         let order = try project.buildOrder(for: options.targets)
         try Self.checkSupported(order.map { project.stages[$0]! })
+        try Self.checkSecrets(order.map { project.stages[$0]! }, given: options.secrets)
 
         // The lock first: two processes creating a fresh store must not race on its files.
         let lock = try store.lock(exclusive: true) { reporter.report(.waitingForLock(store.lockPath)) }
@@ -71,22 +76,22 @@ public final class Builder: Sendable {
     /// Rejects, with their location, the parts of stage files this version cannot build.
     public static func checkSupported(_ stages: [Stage]) throws {
         for stage in stages {
-            switch stage.base {
-            case .scratch, .stage: break
-            case .debian: throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {debian: ...}'")
-            case .registry: throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {image: ...}'")
-            case .ociLayout: throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {oci: ...}'")
-            case .rootfs: throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {rootfs: ...}'")
+            if case .registry = stage.base {
+                throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {image: ...}'")
             }
+        }
+    }
+
+    /// A step that lists a secret not given stops the build before anything is built.
+    public static func checkSecrets(_ stages: [Stage], given: [String: [UInt8]]) throws {
+        for stage in stages {
             for step in stage.steps {
-                switch step.action {
-                case .copy, .remove: break
-                case .run: throw PipelineError.notSupportedYet(step.location, "a 'run' step")
-                case .apt: throw PipelineError.notSupportedYet(step.location, "an 'apt' step")
+                guard case .run(let run) = step.action else { continue }
+                for id in run.secrets where given[id] == nil {
+                    throw PipelineError.stepInput(
+                        image: stage.name, step: step.number, location: step.location,
+                        message: "secret '\(id)' is not given; pass --secret id=\(id),env=VARIABLE or --secret id=\(id),src=FILE")
                 }
-            }
-            if let check = stage.checks.first {
-                throw PipelineError.notSupportedYet(check.location, "'checks:'")
             }
         }
     }
@@ -166,14 +171,38 @@ public final class Builder: Sendable {
     private func buildImage(_ stage: Stage, parent: BuiltImage?, options: BuildOptions) throws -> BuiltImage {
         let started = ContinuousClock.now
         reporter.report(.imageStarted(image: stage.name, file: stage.file, base: stage.base.description, steps: stage.steps.count))
-        let base = parent.map { ImageBase.image($0.assembled, sourceDateEpoch: options.sourceDateEpoch) }
-            ?? ImageBase.scratch(epoch: options.sourceDateEpoch)
         let previous = BuildRecord.latest(stage.name, store: store)
+        var results: [StepResult] = []
+        let base: ImageBase
+        var upstream: [String: String] = [:]
+        if let parent {
+            base = .image(parent.assembled, sourceDateEpoch: options.sourceDateEpoch)
+        } else {
+            let baseStarted = ContinuousClock.now
+            let resolved: (ImageBase, BaseLayer?, [String: String])?
+            do {
+                resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: reporter).resolve(
+                    stage, sourceDateEpoch: options.sourceDateEpoch, noCache: options.noCache, build: true,
+                    threads: options.compressionThreads)
+            } catch let error as LayersError {
+                throw PipelineError.failed("\(stage.baseLocation): the base of \(stage.name) could not be made: \(error)")
+            }
+            guard let resolved else { throw PipelineError.failed("the base of \(stage.name) could not be resolved") }
+            base = resolved.0
+            upstream = resolved.2
+            if let layer = resolved.1 {
+                // The base's layer shows as step 0.
+                let result = StepResult(
+                    image: stage.name, step: 0, of: stage.steps.count, summary: "from \(stage.base)", cached: layer.cached,
+                    reason: layer.reason, key: layer.key, layer: layer.layer, seconds: Self.seconds(since: baseStarted))
+                results.append(result)
+                reporter.report(.stepFinished(result))
+            }
+        }
 
         var state = base.state
         var layers: [LayerBlob] = []
         var histories: [String] = []
-        var results: [StepResult] = []
         var tree: ImageFilesystem?
         for step in stage.steps {
             let stepStarted = ContinuousClock.now
@@ -181,9 +210,11 @@ public final class Builder: Sendable {
             var layer: LayerBlob
             var history: String
             var reason: String?
+            var packages: [String]?
             if !options.noCache, let hit = evaluation.hit {
                 layer = hit.layer
                 history = hit.history
+                packages = hit.packages
                 // The tree no longer matches; it is rebuilt from the layers if a later step needs it.
                 tree = nil
             } else {
@@ -192,9 +223,9 @@ public final class Builder: Sendable {
                 reason = why.summary
                 reporter.report(.stepStarted(image: stage.name, step: step.number, of: stage.steps.count,
                                              summary: step.action.summary, reason: why.summary))
-                (layer, history, tree) = try runStep(step, of: stage, base: base, layers: layers, tree: tree, options: options)
+                (layer, history, tree, packages) = try runStep(step, of: stage, base: base, layers: layers, tree: tree, options: options)
                 do {
-                    try evaluator.cache.record(key: evaluation.key.digest, layer: layer, history: history)
+                    try evaluator.cache.record(key: evaluation.key.digest, layer: layer, history: history, packages: packages)
                 } catch {
                     throw PipelineError.failed("cannot save the cache entry of step \(step.number) of \(stage.name): \(error)")
                 }
@@ -205,7 +236,7 @@ public final class Builder: Sendable {
             let result = StepResult(
                 image: stage.name, step: step.number, of: stage.steps.count, summary: step.action.summary,
                 cached: reason == nil, reason: reason, key: evaluation.key, layer: layer,
-                seconds: Self.seconds(since: stepStarted)
+                seconds: Self.seconds(since: stepStarted), packages: packages
             )
             results.append(result)
             reporter.report(.stepFinished(result))
@@ -214,6 +245,12 @@ public final class Builder: Sendable {
         let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories)
         try store.ensure(assembled.configBytes)
         try store.ensure(assembled.manifestBytes)
+        let checksDigest = try Self.checksDigest(stage)
+        let named = try store.image(named: stage.name)?.digest
+        if let checksDigest, options.noCache || named != assembled.manifestDescriptor.digest || previous?.checks != checksDigest {
+            // A failing check throws here: the image is not named.
+            try runChecks(stage, image: assembled, epoch: base.epoch)
+        }
         var image = BuiltImage(name: stage.name, assembled: assembled, steps: results, parent: base.parent,
                                seconds: Self.seconds(since: started))
         try indexLock.withLock {
@@ -221,7 +258,8 @@ public final class Builder: Sendable {
                 try store.setImage(stage.name, manifest: assembled.manifestDescriptor)
             }
             // A build that changed nothing leaves no record (and writes nothing at all).
-            if results.contains(where: { !$0.cached }) || previous?.manifest != assembled.manifestDescriptor.digest {
+            if results.contains(where: { !$0.cached }) || previous?.manifest != assembled.manifestDescriptor.digest
+                || previous?.checks != checksDigest {
                 _ = try BuildRecord.write(BuildRecord(
                     image: stage.name, sequence: 0, manifest: assembled.manifestDescriptor.digest,
                     config: assembled.manifest.config.digest, parent: base.parent, baseState: base.state,
@@ -229,9 +267,10 @@ public final class Builder: Sendable {
                     steps: results.map {
                         .init(number: $0.step, summary: $0.summary, key: $0.key,
                               layer: $0.layer.descriptor.digest, diffID: $0.layer.diffID, size: $0.layer.descriptor.size,
-                              cached: $0.cached, seconds: $0.seconds)
+                              cached: $0.cached, seconds: $0.seconds, packages: $0.packages)
                     },
-                    sourceDateEpoch: options.sourceDateEpoch, finishedAt: Timestamp.rfc3339(Int64(time(nil)))
+                    sourceDateEpoch: options.sourceDateEpoch, checks: checksDigest, upstream: upstream.isEmpty ? nil : upstream,
+                    finishedAt: Timestamp.rfc3339(Int64(time(nil)))
                 ), store: store)
             }
         }
@@ -241,33 +280,129 @@ public final class Builder: Sendable {
     }
 
     /// Runs a step that is not cached: writes its layer and returns it with its history
-    /// text and the image tree after it.
+    /// text, the image tree after it, and (apt) the packages it installed.
     private func runStep(
         _ step: Step, of stage: Stage, base: ImageBase, layers: [LayerBlob], tree: ImageFilesystem?, options: BuildOptions
-    ) throws -> (LayerBlob, String, ImageFilesystem) {
+    ) throws -> (LayerBlob, String, ImageFilesystem, [String]?) {
         let allLayers = base.layers + layers.map(\.descriptor)
+        let allDiffIDs = base.diffIDs + layers.map(\.diffID)
         do {
-            let tree = try tree ?? store.filesystem(layers: allLayers, diffIDs: base.diffIDs + layers.map(\.diffID))
+            let tree = try tree ?? store.filesystem(layers: allLayers, diffIDs: allDiffIDs)
             let writer = try LayerWriter(store: store, threads: options.compressionThreads)
             let output: StepOutput
+            var packages: [String]?
             switch step.action {
             case .copy(let copy):
                 let (uid, gid) = try resolveOwner(copy.owner, tree: tree, layers: allLayers)
                 output = try CopyLayer(stage: stage, copy: copy, epoch: base.epoch, uid: uid, gid: gid).write(into: writer, below: tree)
             case .remove(let paths):
                 output = try RemoveLayer(paths: paths, epoch: base.epoch).write(into: writer, below: tree)
-            case .run, .apt:
-                throw PipelineError.notSupportedYet(step.location, "a '\(step.action.kind)' step")
+            case .run(let run):
+                let (user, home) = try RunStepExecutor.user(run.user, tree: tree, layers: allLayers, store: store)
+                let environment = RunStepExecutor.environment(image: base.config?.env ?? [], home: home, epoch: base.epoch)
+                output = try runCommand(
+                    script: run.script, step: step, stage: stage, base: base, layers: allLayers, diffIDs: allDiffIDs, tree: tree,
+                    user: user, home: home, environment: environment, network: run.network, secrets: run.secrets, options: options,
+                    writer: writer, history: "run " + run.script.trimmingCharacters(in: .whitespacesAndNewlines))
+            case .apt(let names):
+                let marker = "@@bake-installed-packages@@"
+                let versions = MarkedLines(after: marker)
+                let environment = RunStepExecutor.environment(
+                    image: base.config?.env ?? [], home: "/root", epoch: base.epoch, extra: ["DEBIAN_FRONTEND=noninteractive"])
+                output = try runCommand(
+                    script: Self.aptScript(names, marker: marker), step: step, stage: stage, base: base, layers: allLayers,
+                    diffIDs: allDiffIDs, tree: tree, user: .root, home: "/root", environment: environment, network: true,
+                    secrets: [], options: options, writer: writer, history: "apt " + names.joined(separator: " "), observe: versions.add)
+                packages = versions.lines
             }
             let blob = try writer.commit()
             tree.apply(layer: output.entries, index: allLayers.count)
-            return (blob, output.history, tree)
+            return (blob, output.history, tree, packages)
         } catch let error as StepInputError {
             throw PipelineError.stepInput(image: stage.name, step: step.number, location: step.location, message: error.message)
         } catch let error as PipelineError {
             throw error
+        } catch let error as ProvisionersError {
+            if case .interrupted = error { throw error }
+            throw PipelineError.stepFailed(image: stage.name, step: step.number, location: step.location, cause: error)
         } catch {
             throw PipelineError.stepFailed(image: stage.name, step: step.number, location: step.location, cause: error)
+        }
+    }
+
+    /// Runs a step's script in a sandbox on the image below and captures what it changed.
+    private func runCommand(
+        script: String, step: Step, stage: Stage, base: ImageBase, layers: [Descriptor], diffIDs: [Digest],
+        tree: ImageFilesystem, user: UserIdentity, home: String, environment: [String], network: Bool, secrets: [String],
+        options: BuildOptions, writer: LayerWriter, history: String, observe: (@Sendable (String) -> Void)? = nil
+    ) throws -> StepOutput {
+        let executor = RunStepExecutor(store: store, reporter: reporter, secrets: options.secrets)
+        let outcome = try executor.run(
+            script: script, label: "step \(step.number)", image: stage.name, layers: layers, diffIDs: diffIDs, tree: tree,
+            user: user, home: home, workdir: "/", environment: environment, network: network, secretIDs: secrets, observe: observe)
+        defer { outcome.machine.discard() }
+        guard outcome.status == 0 else {
+            throw PipelineError.commandFailed(image: stage.name, what: "step \(step.number)", location: step.location,
+                                              status: outcome.status, output: outcome.tail)
+        }
+        RunStepExecutor.removeMountPoints(upper: outcome.machine.upper, below: tree)
+        try Normaliser.apply(toUpper: outcome.machine.upper, epoch: base.epoch)
+        let unpacked = outcome.unpacked
+        let capture = OverlayCapture(
+            upper: outcome.machine.upper, lower: tree,
+            lowerFile: { path in tree.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] + "/" + path.description : nil } },
+            epoch: base.epoch)
+        return StepOutput(entries: try capture.write(into: writer.tar), history: history)
+    }
+
+    /// An apt step: install with --no-install-recommends, report what was installed, clean up.
+    static func aptScript(_ packages: [String], marker: String) -> String {
+        let names = packages.map { $0.split(separator: "=").first.map(String.init) ?? $0 }
+        return """
+            apt-get update -q
+            apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 \(packages.joined(separator: " "))
+            echo \(marker)
+            dpkg-query -W -f '${Package}=${Version}\\n' \(names.joined(separator: " "))
+            apt-get clean
+            rm -rf /var/lib/apt/lists/*
+            """
+    }
+
+    /// The digest of a stage's checks (nil when it has none): checks are run again when
+    /// the image or its checks change.
+    static func checksDigest(_ stage: Stage) throws -> Digest? {
+        guard !stage.checks.isEmpty else { return nil }
+        let text = stage.checks.map { "\($0.user ?? "")\u{0}\($0.script)" }.joined(separator: "\u{1}")
+        return Digest.sha256(Array(text.utf8))
+    }
+
+    /// Runs every check in the finished image, changes discarded; the first failure throws.
+    private func runChecks(_ stage: Stage, image: AssembledImage, epoch: Int64) throws {
+        let layers = image.manifest.layers
+        let diffIDs = image.config.rootfs.diffIDs
+        let tree = try store.filesystem(layers: layers, diffIDs: diffIDs)
+        let executor = RunStepExecutor(store: store, reporter: reporter, secrets: [:])
+        for (index, check) in stage.checks.enumerated() {
+            reporter.report(.checkStarted(image: stage.name, check: index + 1, of: stage.checks.count,
+                                          summary: check.script.split(separator: "\n").first.map(String.init) ?? ""))
+            do {
+                let (user, home) = try RunStepExecutor.user(check.user ?? image.config.config?.user, tree: tree, layers: layers, store: store)
+                let environment = RunStepExecutor.environment(image: image.config.config?.env ?? [], home: home, epoch: epoch)
+                let outcome = try executor.run(
+                    script: check.script, label: "check \(index + 1)", image: stage.name, layers: layers, diffIDs: diffIDs,
+                    tree: tree, user: user, home: home, workdir: image.config.config?.workingDir ?? "/", environment: environment,
+                    network: false, secretIDs: [])
+                outcome.machine.discard()
+                guard outcome.status == 0 else {
+                    throw PipelineError.commandFailed(image: stage.name, what: "check \(index + 1)", location: check.location,
+                                                      status: outcome.status, output: outcome.tail)
+                }
+            } catch let error as StepInputError {
+                throw PipelineError.badInput("\(check.location): check \(index + 1) of \(stage.name): \(error.message)")
+            } catch let error as ProvisionersError {
+                if case .interrupted = error { throw error }
+                throw PipelineError.failed("\(check.location): check \(index + 1) of \(stage.name) could not run: \(error)")
+            }
         }
     }
 

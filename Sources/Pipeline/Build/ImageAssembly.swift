@@ -48,6 +48,7 @@ public struct AssembledImage: Sendable {
     /// The config and manifest of `stage` built on `base` with `layers` and their history
     /// texts. Pure: the same arguments give the same bytes, so a plan can predict a digest.
     static func assemble(_ stage: Stage, base: ImageBase, layers: [LayerBlob], histories: [String]) throws -> AssembledImage {
+        // (The base's own layers, a debian or rootfs layer included, are in `base`.)
         let created = Timestamp.rfc3339(base.epoch)
         var history = base.history
         for text in histories { history.append(History(created: created, createdBy: "bake: " + text)) }

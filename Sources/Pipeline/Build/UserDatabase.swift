@@ -1,7 +1,9 @@
 /// `/etc/passwd` and `/etc/group` of an image, to resolve `owner: app:app`.
 struct UserDatabase {
     var users: [String: (uid: UInt32, gid: UInt32)] = [:]
+    var homes: [String: String] = [:]
     var groups: [String: UInt32] = [:]
+    var members: [String: [String]] = [:]
 
     init(passwd: [UInt8]?, group: [UInt8]?) {
         for line in (passwd ?? []).split(separator: 0x0a) {
@@ -9,13 +11,21 @@ struct UserDatabase {
             guard fields.count >= 4, let uid = UInt32(String(decoding: fields[2], as: UTF8.self)),
                   let gid = UInt32(String(decoding: fields[3], as: UTF8.self)) else { continue }
             let name = String(decoding: fields[0], as: UTF8.self)
-            if users[name] == nil { users[name] = (uid, gid) }
+            if users[name] == nil {
+                users[name] = (uid, gid)
+                if fields.count >= 6 { homes[name] = String(decoding: fields[5], as: UTF8.self) }
+            }
         }
         for line in (group ?? []).split(separator: 0x0a) {
             let fields = line.split(separator: 0x3a, omittingEmptySubsequences: false)
             guard fields.count >= 3, let gid = UInt32(String(decoding: fields[2], as: UTF8.self)) else { continue }
             let name = String(decoding: fields[0], as: UTF8.self)
-            if groups[name] == nil { groups[name] = gid }
+            if groups[name] == nil {
+                groups[name] = gid
+                if fields.count >= 4 {
+                    members[name] = fields[3].split(separator: 0x2c).map { String(decoding: $0, as: UTF8.self) }
+                }
+            }
         }
     }
 }

@@ -59,6 +59,12 @@ public struct StepSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The step's arguments, as text, in a fixed order.
     public var arguments: [String: String]
 
+    /// A spec of something that is not a step (a base image's first layer).
+    public init(kind: String, arguments: [String: String]) {
+        self.kind = kind
+        self.arguments = arguments
+    }
+
     public init(_ action: StepAction) {
         switch action {
         case .copy(let copy):

@@ -10,6 +10,8 @@ public struct CacheEntry: Sendable, Hashable, Codable {
     public var layer: LayerBlob
     /// The image history text of the step.
     public var history: String
+    /// For an apt step: the packages it installed, as name=version.
+    public var packages: [String]?
     /// The layer blob's stat when its bytes were last verified: while the blob's file keeps
     /// this stat, a hit trusts it without reading it again; any change means a re-hash.
     public var verified: BlobStamp?
@@ -94,9 +96,9 @@ public final class StepCache: @unchecked Sendable {
     }
 
     /// An entry for a layer just written: its blob is trusted as written.
-    public func record(key: Digest, layer: LayerBlob, history: String) throws {
+    public func record(key: Digest, layer: LayerBlob, history: String, packages: [String]? = nil) throws {
         let stamp = (try? FileSystem.lstatPath(store.blobPath(layer.descriptor.digest))).map(BlobStamp.init)
-        try record(CacheEntry(key: key, layer: layer, history: history, verified: stamp))
+        try record(CacheEntry(key: key, layer: layer, history: history, packages: packages, verified: stamp))
     }
 
     /// Every entry (for gc and fsck).

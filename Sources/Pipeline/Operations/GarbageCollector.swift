@@ -1,6 +1,7 @@
 import Glibc
 import Layers
 import OCI
+import Provisioners
 
 /// `bake gc`: removes blobs that no image of the index, no cache entry and no build record
 /// refers to, and what interrupted writes left behind.
@@ -8,6 +9,10 @@ public struct GarbageReport: Sendable {
     public var removedBlobs = 0
     public var freedBytes: Int64 = 0
     public var keptBlobs = 0
+    /// Unpacked layers removed (those of no live layer).
+    public var removedUnpacked = 0
+    /// True when a `bake run` was using unpacked layers, so they were left alone.
+    public var unpackedInUse = false
 }
 
 public enum GarbageCollector {
@@ -53,6 +58,20 @@ public enum GarbageCollector {
             report.keptBlobs += 1
         }
         FileSystem.syncDirectory(store.blobsPath)
+
+        // Unpacked layers of no live layer, unless an image is running on them.
+        let unpacked = UnpackedLayers(store: store)
+        if let running = try? StoreLock(path: unpacked.lockPath, exclusive: true, wait: false) {
+            var liveDiffIDs: Set<Digest> = []
+            for digest in live {
+                if let config = try? store.readConfig(digest) { liveDiffIDs.formUnion(config.rootfs.diffIDs) }
+            }
+            report.removedUnpacked = try unpacked.prune(keeping: liveDiffIDs)
+            try? FileSystem.removeTree(store.root + "/runs")
+            withExtendedLifetime(running) {}
+        } else {
+            report.unpackedInUse = true
+        }
         return report
     }
 }

@@ -36,6 +36,8 @@ public struct Plan: Sendable {
         public var predicted: Digest?
         /// The image's last build, if any.
         public var lastBuild: BuildRecord?
+        /// How the first layer of a debian or rootfs base stands (nil for other bases).
+        public var baseStatus: Status?
     }
 
     /// Images in build order, parents first.
@@ -57,15 +59,24 @@ public struct Plan: Sendable {
             let previous = BuildRecord.latest(name, store: store)
             var image = Image(name: name, file: stage.file, base: stage.base, steps: [], checks: stage.checks,
                               config: stage.config, predicted: nil, lastBuild: previous)
-            let base: ImageBase?
+            var base: ImageBase?
             switch stage.base {
             case .stage(let parent):
                 base = predicted[parent].map { ImageBase.image($0, sourceDateEpoch: sourceDateEpoch) }
+            case .registry:
+                base = nil
             default:
-                base = .scratch(epoch: sourceDateEpoch)
+                let resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: SilentReporter())
+                    .resolve(stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: false, threads: 1)
+                base = resolved?.0
+                if let layer = resolved?.1 {
+                    image.baseStatus = .hit(layer: layer.layer)
+                } else if resolved == nil {
+                    image.baseStatus = .build(MissReason(summary: noCache ? "--no-cache" : "not in the cache", details: []))
+                }
             }
             guard let base, (try? Builder.checkSupported([stage])) != nil else {
-                let reason = base == nil ? "after \(stage.base) is built" : "not supported yet by this version"
+                let reason = base == nil ? (image.baseStatus == nil ? "after \(stage.base) is built" : "after the base is built") : "not supported yet by this version"
                 image.steps = stage.steps.map { StepPlan(step: $0, status: .after(reason)) }
                 images.append(image)
                 continue

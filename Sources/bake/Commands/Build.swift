@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Glibc
 import Pipeline
+import Provisioners
 
 extension Bake {
     struct Build: ParsableCommand {
@@ -23,6 +24,7 @@ extension Bake {
                 EXAMPLES:
                   bake build app
                   bake build --jobs 4                 every image, independent ones in parallel
+                  bake build app --secret id=npm_token,env=NPM_TOKEN
                   bake --progress json build app      one JSON event per line, for tools
                   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bake build app
                 """
@@ -39,6 +41,11 @@ extension Bake {
         @Option(help: ArgumentHelp("Images to build at once (images not built on one another).", valueName: "N"))
         var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
+        @Option(name: .customLong("secret"), help: ArgumentHelp(
+            "A secret for steps that list it: id=NAME,env=VARIABLE or id=NAME,src=FILE. Mounted at /run/secrets/NAME; never logged or stored.",
+            valueName: "SPEC"))
+        var secretSpecs: [String] = []
+
         func validate() throws {
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         }
@@ -49,10 +56,12 @@ extension Bake {
             let project = try workspace.loadProject()
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
             let reporter = global.progress.reporter()
+            let secrets = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
             let builder = Builder(project: project, store: workspace.store, reporter: reporter)
+            Interrupts.installForBuilds()
             let built: [BuiltImage]
             do {
-                built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs))
+                built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs, secrets: secrets))
             } catch {
                 reporter.stop()
                 throw error

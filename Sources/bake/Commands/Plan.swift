@@ -35,6 +35,11 @@ extension Bake {
                                               sourceDateEpoch: epoch, noCache: noCache)
             for image in plan.images {
                 print("\(image.name)  (\(image.file))  from \(image.base)")
+                switch image.baseStatus {
+                case .hit(let layer)?: print("  0. HIT    from \(image.base)  [\(layer.descriptor.digest.short)]")
+                case .build(let reason)?: print("  0. BUILD  from \(image.base)  (\(reason.summary))")
+                default: break
+                }
                 if image.steps.isEmpty { print("  no steps") }
                 for step in image.steps {
                     switch step.status {

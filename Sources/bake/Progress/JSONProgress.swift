@@ -33,6 +33,10 @@ final class JSONProgress: ProgressReporter, @unchecked Sendable {
         var cached: Int?
         var lock: String?
         var images: [ImageDigest]?
+        var label: String?
+        var line: String?
+        var check: Int?
+        var packages: [String]?
     }
 
     struct ImageDigest: Encodable {
@@ -59,7 +63,11 @@ final class JSONProgress: ProgressReporter, @unchecked Sendable {
             emit(Fields(event: "step", image: result.image, step: result.step, of: result.of, summary: result.summary,
                         reason: result.reason, status: result.cached ? "cached" : "built", key: result.key.digest,
                         layer: result.layer.descriptor.digest, diffID: result.layer.diffID,
-                        size: result.layer.descriptor.size, seconds: result.seconds))
+                        size: result.layer.descriptor.size, seconds: result.seconds, packages: result.packages))
+        case .output(let image, let label, let line):
+            emit(Fields(event: "output", image: image, label: label, line: line))
+        case .checkStarted(let image, let check, let of, let summary):
+            emit(Fields(event: "check-start", image: image, of: of, summary: summary, check: check))
         case .imageFinished(let image):
             let built = image.steps.filter { !$0.cached }.count
             emit(Fields(event: "image", image: image.name, seconds: image.seconds, digest: image.manifestDescriptor.digest,

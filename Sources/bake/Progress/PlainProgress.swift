@@ -16,6 +16,10 @@ final class PlainProgress: ProgressReporter, @unchecked Sendable {
             line = "\(image) [\(step)/\(of)] build  \(summary)  (\(reason))"
         case .stepFinished(let result):
             line = ProgressText.step(result)
+        case .output(let image, let label, let text):
+            line = "\(image) \(label) | \(text)"
+        case .checkStarted(let image, let check, let of, let summary):
+            line = "\(image) check [\(check)/\(of)] \(summary)"
         case .imageFinished(let image):
             line = "\(image.name) \(image.manifestDescriptor.digest)"
         }

@@ -43,6 +43,10 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
             running.removeAll { $0.key == "\(result.image)/\(result.step)" }
             lock.unlock()
             redraw(permanent: [ProgressText.step(result)])
+        case .output(let image, let label, let text):
+            redraw(permanent: ["\(image) \(label) | \(text)"])
+        case .checkStarted(let image, let check, let of, let summary):
+            redraw(permanent: ["\(image) check [\(check)/\(of)] \(summary)"])
         case .imageFinished:
             break
         }

@@ -1,0 +1,63 @@
+#ifndef BAKE_CSANDBOX_H
+#define BAKE_CSANDBOX_H
+#include <sys/types.h>
+#include <stddef.h>
+
+/// What a sandboxed command runs in. Every pointer must stay valid until
+/// bake_sandbox_spawn returns (the child gets a copy of the memory).
+struct bake_sandbox_config {
+    /// Folder to chdir into before mounting the overlay, so lowerdir entries may be short
+    /// relative names (the mount options are limited to one page). May be NULL.
+    const char *mount_dir;
+    /// The overlayfs mount data: "lowerdir=...,upperdir=...,workdir=...".
+    const char *overlay_options;
+    /// Absolute path the overlay is mounted on; it becomes the sandbox's /.
+    const char *root;
+    const char *hostname;
+    /// Non-zero: a new, empty network namespace (only a loopback, brought up).
+    int new_network;
+    /// Host file bound read-only onto /etc/resolv.conf when the network is shared, or NULL.
+    const char *resolv_conf;
+    /// Secrets, written to a read-only tmpfs at /run/secrets/NAME, owned by uid:gid, mode 0400.
+    char *const *secret_names;
+    const unsigned char *const *secret_values;
+    const size_t *secret_lengths;
+    int secret_count;
+    /// Working directory inside the sandbox.
+    const char *workdir;
+    unsigned int uid;
+    unsigned int gid;
+    const unsigned int *groups;
+    int group_count;
+    unsigned int umask;
+    /// NULL-terminated; argv[0] is an absolute path inside the sandbox.
+    char *const *argv;
+    char *const *envp;
+    /// Descriptors of the caller to give the command as 0, 1, 2 (-1: /dev/null).
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+    /// Write end of a close-on-exec pipe: a setup failure is written there as one line.
+    int error_fd;
+};
+
+/// Starts the sandbox: returns the pid of its init (the caller waits for it with waitpid;
+/// its exit status is the command's: 0-255, or 128+signal), or -1 with errno.
+pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config);
+
+/// pipe2(fds, O_CLOEXEC).
+int bake_pipe_cloexec(int fds[2]);
+
+/// Ctrl-C handling. While sandboxes run, SIGINT, SIGTERM and SIGHUP go to them: in
+/// `gentle` mode as SIGTERM (the sandbox's init passes it to the command; a second signal
+/// kills), otherwise as SIGKILL; with no sandbox running the signal ends bake as usual.
+void bake_interrupt_install(int gentle);
+
+/// Clears the calling thread's signal mask (call before any thread is started).
+void bake_signals_unblock(void);
+/// Non-zero once an interrupt arrived.
+int bake_interrupted(void);
+/// Tracks and untracks the init of a running sandbox (at most 64 at once).
+void bake_sandbox_track(pid_t pid);
+void bake_sandbox_untrack(pid_t pid);
+#endif

@@ -1,0 +1,416 @@
+// The sandbox a step's commands run in: new mount, PID, UTS and IPC namespaces (and a new
+// network namespace unless the step asks for the network), an overlayfs root made of the
+// image's unpacked layers and a fresh upper dir, /proc, a minimal /dev, tmpfs /tmp, the
+// step's secrets, pivot_root into it, capabilities cut to Docker's default set.
+//
+// Everything after clone() runs in the child only and uses nothing but system calls and
+// stack buffers: the parent is a multithreaded Swift process, whose locks the child must
+// never touch. Mounts are made inside the child's mount namespace, so they disappear with
+// it, whatever happens to bake; PR_SET_PDEATHSIG takes the sandbox down if bake dies.
+#define _GNU_SOURCE
+#include "CSandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PATH_LIMIT 4096
+
+static const struct bake_sandbox_config *cfg;
+static volatile pid_t command_pid;
+
+// --- tiny string helpers (no stdio, no malloc) ---
+
+static size_t append(char *buffer, size_t used, size_t size, const char *text) {
+    size_t length = strlen(text);
+    if (used + length >= size) length = size - used - 1;
+    memcpy(buffer + used, text, length);
+    buffer[used + length] = 0;
+    return used + length;
+}
+
+static void join(char *buffer, const char *root, const char *relative) {
+    size_t used = append(buffer, 0, PATH_LIMIT, root);
+    used = append(buffer, used, PATH_LIMIT, "/");
+    append(buffer, used, PATH_LIMIT, relative);
+}
+
+static void number(char *buffer, long value) {
+    char digits[24];
+    int count = 0;
+    unsigned long magnitude = value < 0 ? (unsigned long)(-value) : (unsigned long)value;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    int index = 0;
+    if (value < 0) buffer[index++] = '-';
+    while (count > 0) buffer[index++] = digits[--count];
+    buffer[index] = 0;
+}
+
+/// Reports "what: strerror(errno)" on the error pipe and exits with 125.
+static void fail(const char *what) {
+    int saved = errno;
+    char message[1024];
+    size_t used = append(message, 0, sizeof message, what);
+    if (saved != 0) {
+        used = append(message, used, sizeof message, ": ");
+        used = append(message, used, sizeof message, strerror(saved));
+    }
+    used = append(message, used, sizeof message, "\n");
+    if (cfg->error_fd >= 0) {
+        ssize_t ignored = write(cfg->error_fd, message, used);
+        (void)ignored;
+    }
+    _exit(125);
+}
+
+static void fail_path(const char *what, const char *path) {
+    char message[PATH_LIMIT + 128];
+    size_t used = append(message, 0, sizeof message, what);
+    used = append(message, used, sizeof message, " ");
+    append(message, used, sizeof message, path);
+    fail(message);
+}
+
+// --- mounts ---
+
+/// Makes a mount point inside the root (a folder, or an empty file for a bind of a file).
+static void mount_point(const char *path, int file) {
+    struct stat st;
+    if (lstat(path, &st) == 0) return;
+    if (file) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) fail_path("cannot create the mount point", path);
+        close(fd);
+    } else if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        fail_path("cannot create the mount point", path);
+    }
+}
+
+static void mount_at(const char *source, const char *relative, const char *type, unsigned long flags, const char *data) {
+    char target[PATH_LIMIT];
+    join(target, cfg->root, relative);
+    mount_point(target, 0);
+    if (mount(source, target, type, flags, data) != 0) fail_path("cannot mount", relative);
+}
+
+static void device(const char *name, unsigned int major_number, unsigned int minor_number) {
+    char path[PATH_LIMIT];
+    char relative[64];
+    append(relative, append(relative, 0, sizeof relative, "dev/"), sizeof relative, name);
+    join(path, cfg->root, relative);
+    if (mknod(path, S_IFCHR | 0666, makedev(major_number, minor_number)) != 0) fail_path("cannot create", relative);
+    if (chmod(path, 0666) != 0) fail_path("cannot set the mode of", relative);
+}
+
+static void link_in_root(const char *target, const char *relative) {
+    char path[PATH_LIMIT];
+    join(path, cfg->root, relative);
+    if (symlink(target, path) != 0 && errno != EEXIST) fail_path("cannot create", relative);
+}
+
+static void make_dev(void) {
+    mount_at("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755,size=65536k");
+    device("null", 1, 3);
+    device("zero", 1, 5);
+    device("full", 1, 7);
+    device("random", 1, 8);
+    device("urandom", 1, 9);
+    device("tty", 5, 0);
+    mount_at("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+    mount_at("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
+    link_in_root("pts/ptmx", "dev/ptmx");
+    link_in_root("/proc/self/fd", "dev/fd");
+    link_in_root("/proc/self/fd/0", "dev/stdin");
+    link_in_root("/proc/self/fd/1", "dev/stdout");
+    link_in_root("/proc/self/fd/2", "dev/stderr");
+}
+
+static void make_secrets(void) {
+    if (cfg->secret_count <= 0) return;
+    char run[PATH_LIMIT], folder[PATH_LIMIT];
+    join(run, cfg->root, "run");
+    mount_point(run, 0);
+    mount_at("tmpfs", "run/secrets", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16m");
+    join(folder, cfg->root, "run/secrets");
+    for (int index = 0; index < cfg->secret_count; index++) {
+        char path[PATH_LIMIT];
+        join(path, folder, cfg->secret_names[index]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
+        if (fd < 0) fail_path("cannot write the secret", cfg->secret_names[index]);
+        size_t written = 0;
+        while (written < cfg->secret_lengths[index]) {
+            ssize_t count = write(fd, cfg->secret_values[index] + written, cfg->secret_lengths[index] - written);
+            if (count < 0) {
+                if (errno == EINTR) continue;
+                fail_path("cannot write the secret", cfg->secret_names[index]);
+            }
+            written += (size_t)count;
+        }
+        if (fchown(fd, cfg->uid, cfg->gid) != 0) fail_path("cannot give the secret to the step's user", cfg->secret_names[index]);
+        close(fd);
+    }
+    if (mount(NULL, folder, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        fail("cannot make /run/secrets read-only");
+}
+
+static void bind_resolv_conf(void) {
+    if (cfg->new_network || cfg->resolv_conf == NULL) return;
+    char etc[PATH_LIMIT], target[PATH_LIMIT];
+    join(etc, cfg->root, "etc");
+    struct stat st;
+    if (lstat(etc, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+    join(target, cfg->root, "etc/resolv.conf");
+    // A symlink would be followed from the host's /: leave it alone.
+    if (lstat(target, &st) == 0 && !S_ISREG(st.st_mode)) return;
+    mount_point(target, 1);
+    if (mount(cfg->resolv_conf, target, NULL, MS_BIND, NULL) != 0) fail("cannot bind /etc/resolv.conf");
+    if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) fail("cannot make /etc/resolv.conf read-only");
+}
+
+static void loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) fail("cannot open a socket to bring up the loopback");
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    append(request.ifr_name, 0, IFNAMSIZ, "lo");
+    if (ioctl(sock, SIOCGIFFLAGS, &request) != 0) fail("cannot read the loopback's flags");
+    request.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(sock, SIOCSIFFLAGS, &request) != 0) fail("cannot bring up the loopback");
+    close(sock);
+}
+
+/// Docker's default capability set: what package managers and user tools need, without
+/// mounting, module loading, raw I/O, ptrace, time, or open_by_handle_at.
+static int kept_capability(int cap) {
+    switch (cap) {
+    case CAP_CHOWN: case CAP_DAC_OVERRIDE: case CAP_FOWNER: case CAP_FSETID: case CAP_KILL:
+    case CAP_SETGID: case CAP_SETUID: case CAP_SETPCAP: case CAP_NET_BIND_SERVICE: case CAP_NET_RAW:
+    case CAP_SYS_CHROOT: case CAP_MKNOD: case CAP_AUDIT_WRITE: case CAP_SETFCAP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void drop_capabilities(void) {
+    for (int cap = 0; cap <= 63; cap++) {
+        if (kept_capability(cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail("cannot drop a capability");
+    }
+}
+
+// --- the init ---
+
+static void forward(int signal_number) {
+    if (command_pid > 0) kill(command_pid, signal_number);
+}
+
+/// Closes every descriptor but the ones the command gets and the error pipe: the parent
+/// is multithreaded, and another sandbox's pipes must not live on in this one.
+static void close_other_descriptors(void) {
+    int keep[4] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->error_fd};
+    // Sorted, so the gaps between them can be closed as ranges.
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+    unsigned int low = 3;
+    for (int i = 0; i <= 4; i++) {
+        unsigned int high = i < 4 ? (unsigned int)keep[i] : ~0U;
+        if (i < 4 && (keep[i] < 0 || (unsigned int)keep[i] < low)) continue;
+        if (high > low) {
+            unsigned int last = i < 4 ? high - 1 : ~0U;
+            if (syscall(SYS_close_range, low, last, 0) != 0) {
+                for (unsigned int fd = low; fd <= last && fd < 65536; fd++) close((int)fd);
+            }
+        }
+        if (i < 4) low = high + 1;
+    }
+}
+
+static int child_main(void *argument) {
+    cfg = argument;
+    // Die with bake, whatever kills it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() == 1) _exit(125);
+    close_other_descriptors();
+
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the mounts private");
+    if (cfg->mount_dir != NULL && chdir(cfg->mount_dir) != 0) fail_path("cannot enter", cfg->mount_dir);
+    if (mount("overlay", cfg->root, "overlay", 0, cfg->overlay_options) != 0) fail("cannot mount the overlay");
+    if (chdir("/") != 0) fail("cannot enter /");
+
+    mount_at("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    make_dev();
+    mount_at("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    make_secrets();
+    bind_resolv_conf();
+    if (sethostname(cfg->hostname, strlen(cfg->hostname)) != 0) fail("cannot set the hostname");
+    if (cfg->new_network) loopback_up();
+
+    // pivot_root, not chroot: the host's / is unmounted from this namespace altogether.
+    if (chdir(cfg->root) != 0) fail("cannot enter the root");
+    if (syscall(SYS_pivot_root, ".", ".") != 0) fail("cannot pivot into the root");
+    if (umount2(".", MNT_DETACH) != 0) fail("cannot detach the host's root");
+    if (chdir("/") != 0) fail("cannot enter /");
+    drop_capabilities();
+    if (cfg->workdir != NULL && cfg->workdir[0] != 0 && chdir(cfg->workdir) != 0) fail_path("cannot enter the working directory", cfg->workdir);
+
+    sigset_t all, previous;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &previous);
+    pid_t pid = fork();
+    if (pid < 0) fail("cannot start the command");
+    if (pid == 0) {
+        // The command starts clean, whatever bake inherited: default dispositions (an
+        // ignored signal survives exec) and nothing blocked.
+        struct sigaction default_action;
+        memset(&default_action, 0, sizeof default_action);
+        default_action.sa_handler = SIG_DFL;
+        for (int number = 1; number < NSIG; number++) {
+            if (number != SIGKILL && number != SIGSTOP) sigaction(number, &default_action, NULL);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int fds[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
+        for (int index = 0; index < 3; index++) {
+            int source = fds[index] >= 0 ? fds[index] : null_fd;
+            if (source < 0 || dup2(source, index) != index) fail("cannot set up the command's input and output");
+        }
+        if (setgroups((size_t)cfg->group_count, (const gid_t *)cfg->groups) != 0) fail("cannot set the groups");
+        if (setgid(cfg->gid) != 0) fail("cannot set the group");
+        if (setuid(cfg->uid) != 0) fail("cannot set the user");
+        umask(cfg->umask);
+        execve(cfg->argv[0], cfg->argv, cfg->envp);
+        fail_path("cannot run", cfg->argv[0]);
+    }
+    command_pid = pid;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = forward;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+    sigaction(SIGQUIT, &action, NULL);
+    // The init must hear the signals it forwards, even if bake's thread had them blocked.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    (void)previous;
+    if (cfg->error_fd >= 0) close(cfg->error_fd);
+    for (int index = 0; index < 3; index++) {
+        int fds[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
+        if (fds[index] > 2) close(fds[index]);
+    }
+
+    // Reap everything; when the command is gone, so is the namespace (and whatever it left running).
+    int status = 0;
+    for (;;) {
+        int child_status;
+        pid_t reaped = waitpid(-1, &child_status, 0);
+        if (reaped < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (reaped == pid) {
+            status = child_status;
+            break;
+        }
+    }
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
+    _exit(125);
+}
+
+pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
+    const size_t stack_size = 1 << 20;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+    if (config->new_network) flags |= CLONE_NEWNET;
+    // No CLONE_VM: the child gets its own copy of memory, config included.
+    pid_t pid = clone(child_main, (char *)stack + stack_size, flags, (void *)config);
+    int saved = errno;
+    munmap(stack, stack_size);
+    errno = saved;
+    return pid;
+}
+
+// --- interrupts ---
+
+#define TRACKED 64
+static volatile pid_t tracked[TRACKED];
+static volatile sig_atomic_t interrupted;
+static int gentle_mode;
+
+static void on_interrupt(int signal_number) {
+    int running = 0;
+    int second = interrupted;
+    interrupted = 1;
+    for (int index = 0; index < TRACKED; index++) {
+        pid_t pid = tracked[index];
+        if (pid > 0) {
+            running = 1;
+            kill(pid, gentle_mode && !second ? SIGTERM : SIGKILL);
+        }
+    }
+    if (!running) {
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+    }
+}
+
+void bake_interrupt_install(int gentle) {
+    gentle_mode = gentle;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_interrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+void bake_signals_unblock(void) {
+    // A parent may hand bake a signal mask that blocks Ctrl-C (some test runners and
+    // supervisors do). Called first thing in main, before any thread exists, so every
+    // thread bake starts inherits the cleared mask.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int bake_interrupted(void) { return interrupted; }
+
+void bake_sandbox_track(pid_t pid) {
+    for (int index = 0; index < TRACKED; index++) {
+        if (__sync_bool_compare_and_swap(&tracked[index], 0, pid)) return;
+    }
+}
+
+void bake_sandbox_untrack(pid_t pid) {
+    for (int index = 0; index < TRACKED; index++) {
+        __sync_bool_compare_and_swap(&tracked[index], pid, 0);
+    }
+}
+
+int bake_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

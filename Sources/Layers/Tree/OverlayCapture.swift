@@ -1,0 +1,117 @@
+import Glibc
+
+/// Turns an overlayfs upper dir into layer entries: deletions (0/0 character devices)
+/// become `.wh.NAME`, opaque folders (`trusted.overlay.opaque`) become `.wh..wh..opq`,
+/// files copied up but not changed are left out, mtimes are clamped to the build time,
+/// and overlayfs' own `trusted.overlay.*` attributes are dropped.
+public struct OverlayCapture {
+    /// The upper dir.
+    public let upper: String
+    /// The image below (what a path was before the step).
+    public let lower: ImageFilesystem
+    /// The host path of a regular file of the image below, to compare contents.
+    public let lowerFile: (RelativePath) -> String?
+    /// The build time: no mtime goes past it.
+    public let epoch: Int64
+
+    public init(upper: String, lower: ImageFilesystem, lowerFile: @escaping (RelativePath) -> String?, epoch: Int64) {
+        self.upper = upper
+        self.lower = lower
+        self.lowerFile = lowerFile
+        self.epoch = epoch
+    }
+
+    private struct Item {
+        var entry: TarEntry
+        var host: [UInt8]?
+    }
+
+    /// Writes the changed entries to `tar` in canonical order and returns them.
+    public func write(into tar: TarWriter) throws -> [TarEntry] {
+        var items: [Item] = []
+        var firstPathOfInode: [UInt64: RelativePath] = [:]
+        try DirectoryWalker.walk(Array(upper.utf8)) { file in
+            let path = file.path
+            let status = file.status
+            let below = lower.entry(at: path)
+            if status.kind == .characterDevice && status.rdev == 0 {
+                // A deletion. Something made and removed within the step leaves no trace.
+                if below != nil {
+                    let marker = Whiteout.remove(path).entryPath
+                    items.append(Item(entry: TarEntry(path: marker, kind: .regular(size: 0), mode: 0o600, mtime: epoch), host: nil))
+                }
+                return
+            }
+            let attributes = try FileSystem.extendedAttributes(file.hostPath, excludingPrefixes: [])
+            var xattrs = attributes.filter { !$0.key.hasPrefix("trusted.overlay.") }
+            xattrs = xattrs.filter { !$0.key.hasPrefix("security.selinux") }
+            let mtime = min(status.modificationSeconds, epoch)
+            var kind: TarEntry.Kind
+            switch status.kind {
+            case .directory:
+                kind = .directory
+                if attributes["trusted.overlay.opaque"] == [0x79], below?.isDirectory == true {
+                    let marker = Whiteout.opaque(directory: path).entryPath
+                    items.append(Item(entry: TarEntry(path: marker, kind: .regular(size: 0), mode: 0o600, mtime: epoch), host: nil))
+                }
+            case .regular:
+                if status.linkCount > 1, let first = firstPathOfInode[status.inode] {
+                    kind = .hardlink(target: first)
+                } else {
+                    if status.linkCount > 1 { firstPathOfInode[status.inode] = path }
+                    kind = .regular(size: status.size)
+                }
+            case .symlink:
+                kind = .symlink(target: try FileSystem.readSymlink(file.hostPath))
+            case .characterDevice:
+                kind = .characterDevice(major: status.deviceMajor, minor: status.deviceMinor)
+            case .blockDevice:
+                kind = .blockDevice(major: status.deviceMajor, minor: status.deviceMinor)
+            case .fifo:
+                kind = .fifo
+            case .socket:
+                return  // a socket cannot be archived; it is runtime state
+            }
+            let entry = TarEntry(path: path, kind: kind, mode: status.permissions, uid: status.uid, gid: status.gid,
+                                 mtime: mtime, xattrs: xattrs)
+            if case .regular = kind, let below, try unchanged(entry, host: file.hostPath, below: below) { return }
+            if case .symlink = kind, let below, below.kind == entry.kind, below.uid == entry.uid, below.gid == entry.gid { return }
+            // Content is read only for a regular entry (not for a hard link to an earlier one).
+            var content: [UInt8]?
+            if case .regular = kind { content = file.hostPath }
+            items.append(Item(entry: entry, host: content))
+        }
+        // Folders copied up only because something inside them changed, and whose own
+        // metadata did not, are kept only as the parents of what did change.
+        let kept = Set(items.filter { !$0.entry.isDirectory }.flatMap { $0.entry.path.ancestors })
+        items.removeAll { item in
+            guard item.entry.isDirectory, let below = lower.entry(at: item.entry.path), below.isDirectory else { return false }
+            let same = below.mode == item.entry.mode && below.uid == item.entry.uid && below.gid == item.entry.gid && below.xattrs == item.entry.xattrs
+            return same && !kept.contains(item.entry.path)
+        }
+        items.sort { $0.entry.path < $1.entry.path }
+        var entries: [TarEntry] = []
+        for item in items {
+            if case .regular = item.entry.kind, let host = item.host {
+                let file = try OpenFile(bytes: host, flags: O_RDONLY | O_NOFOLLOW)
+                try tar.append(item.entry, contentOf: file)
+            } else {
+                try tar.append(item.entry)
+            }
+            entries.append(item.entry)
+        }
+        return entries
+    }
+
+    /// A regular file identical (content, mode, owner, attributes) to the one below.
+    private func unchanged(_ entry: TarEntry, host: [UInt8], below: TarEntry) throws -> Bool {
+        guard case .regular(let size) = entry.kind, case .regular(let belowSize) = below.kind, size == belowSize,
+              entry.mode == below.mode, entry.uid == below.uid, entry.gid == below.gid, entry.xattrs == below.xattrs,
+              let lowerPath = lowerFile(entry.path)
+        else { return false }
+        let upperStatus = try FileSystem.lstat(host)
+        let lowerStatus = try FileSystem.lstat(Array(lowerPath.utf8))
+        return try FileSystem.sha256(ofFile: host, expecting: upperStatus)
+            == FileSystem.sha256(ofFile: Array(lowerPath.utf8), expecting: lowerStatus)
+    }
+}

@@ -1,0 +1,100 @@
+import Glibc
+import Layers
+import OCI
+import Provisioners
+
+/// `bake run IMAGE [-- CMD...]`: the image's entrypoint and cmd (or CMD) with its env,
+/// workdir and user, on the host's network, in a sandbox whose changes are discarded.
+public enum ImageRunner {
+    /// Runs the image and returns the command's exit status. The terminal is the command's.
+    public static func run(_ name: String, command: [String], environment extra: [String], workspace: Workspace) throws -> Int32 {
+        try workspace.requireStore()
+        let store = workspace.store
+        let unpacked = UnpackedLayers(store: store)
+        let lowers: [String]
+        let tree: ImageFilesystem
+        let config: ImageConfig
+        let layers: [Descriptor]
+        let inUse: StoreLock
+        do {
+            // The store lock only while layers are unpacked; then a shared lock on the
+            // unpacked layers, so builds go on while the image runs and gc leaves them be.
+            let lock = try store.lock(exclusive: true) { workspace.onLockWait(store.lockPath) }
+            defer { withExtendedLifetime(lock) {} }
+            guard let descriptor = try store.image(named: name) else {
+                throw PipelineError.badInput("no image named '\(name)' in the store \(store.root); run 'bake build \(name)' first")
+            }
+            let manifest = try store.readManifest(descriptor.digest)
+            config = try store.readConfig(manifest.config.digest)
+            layers = manifest.layers
+            lowers = try unpacked.ensure(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
+            tree = try store.filesystem(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
+            inUse = try StoreLock(path: unpacked.lockPath, exclusive: false) {}
+        }
+        defer { withExtendedLifetime(inUse) {} }
+
+        let container = config.config ?? ContainerConfig()
+        var arguments = (container.entrypoint ?? []) + (command.isEmpty ? (container.cmd ?? []) : command)
+        guard let program = arguments.first else {
+            throw PipelineError.badInput("image \(name) has no entrypoint or cmd; give a command: bake run \(name) -- /bin/sh")
+        }
+        let (user, home) = try RunStepExecutor.user(container.user, tree: tree, layers: layers, store: store)
+        var environment = container.env ?? []
+        if !environment.contains(where: { $0.hasPrefix("PATH=") }) {
+            environment.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        }
+        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(home)") }
+        environment.append("HOSTNAME=bake")
+        if let term = getenv("TERM") { environment.append("TERM=\(String(cString: term))") }
+        for entry in extra {
+            let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            guard entry.contains("="), !key.isEmpty else {
+                throw PipelineError.badInput("--env \(entry) is not NAME=VALUE")
+            }
+            environment.removeAll { $0.hasPrefix(key + "=") }
+            environment.append(entry)
+        }
+        if !program.hasPrefix("/") {
+            arguments[0] = try lookUp(program, environment: environment, tree: tree, image: name)
+        }
+
+        let scratch = try RunStepExecutor.scratchFolder(in: try unpacked.runsFolder())
+        let machine = try OverlayMachine(lowers: lowers.reversed(), scratch: scratch)
+        defer { machine.discard() }
+        Interrupts.installForRun()
+        do {
+            return try machine.run(
+                Command(arguments: arguments, environment: environment, workingDirectory: container.workingDir ?? "/",
+                        user: user, network: true),
+                output: .inherit)
+        } catch ProvisionersError.interrupted {
+            return 130
+        }
+    }
+
+    /// A program name found on the image's PATH, as an absolute path in the image.
+    static func lookUp(_ program: String, environment: [String], tree: ImageFilesystem, image: String) throws -> String {
+        let path = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/bin:/bin"
+        for folder in path.split(separator: ":") where folder.hasPrefix("/") {
+            let candidate = folder + "/" + program
+            if let relative = try? RelativePath(candidate, allowAbsolute: true),
+               let resolved = try? tree.resolve(relative, followFinal: true),
+               let entry = tree.entry(at: resolved), !entry.isDirectory {
+                return candidate
+            }
+        }
+        throw PipelineError.badInput("'\(program)' is not on the PATH of image \(image) (\(path))")
+    }
+}
+
+extension UnpackedLayers {
+    /// Lock held (shared) by `bake run` while it uses unpacked layers.
+    public var lockPath: String { store.root + "/unpacked.lock" }
+
+    /// Where `bake run` makes its machines' folders.
+    func runsFolder() throws -> String {
+        let folder = store.root + "/runs"
+        try FileSystem.createDirectory(folder, mode: 0o700)
+        return folder
+    }
+}

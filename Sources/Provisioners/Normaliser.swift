@@ -1,0 +1,161 @@
+import Glibc
+import Layers
+
+/// The volatile files package tools and shells write, which would make the same step give
+/// different bytes twice. Before a step's upper dir becomes a layer, each rule is applied
+/// to it: `drop` removes the path from the upper dir (the change is not captured: the file
+/// stays as it was below, or absent), `empty` leaves an empty file, `shadowDates` pins the
+/// "last password change" of /etc/shadow to the build day.
+///
+/// Patterns are paths relative to the image root: `*` matches within one name, `**`
+/// matches any number of names.
+public enum Normaliser {
+    public enum Action: Sendable, Hashable {
+        case drop
+        case empty
+        case shadowDates
+    }
+
+    public struct Rule: Sendable, Hashable {
+        public let pattern: String
+        public let action: Action
+        /// Why the file varies, for the README and for `bake verify`'s report.
+        public let reason: String
+    }
+
+    /// The documented list (README: "Normalisation").
+    public static let rules: [Rule] = [
+        Rule(pattern: "var/log/dpkg.log", action: .drop, reason: "dpkg's log of what it did, with times"),
+        Rule(pattern: "var/log/apt/*", action: .drop, reason: "apt's history and terminal logs, with times"),
+        Rule(pattern: "var/log/alternatives.log", action: .drop, reason: "update-alternatives' log, with times"),
+        Rule(pattern: "var/log/bootstrap.log", action: .drop, reason: "the bootstrap log, with times"),
+        Rule(pattern: "var/log/lastlog", action: .drop, reason: "login records"),
+        Rule(pattern: "var/log/wtmp", action: .drop, reason: "login records"),
+        Rule(pattern: "var/log/btmp", action: .drop, reason: "login records"),
+        Rule(pattern: "var/log/faillog", action: .drop, reason: "login records"),
+        Rule(pattern: "var/cache/apt/**", action: .drop, reason: "apt's package caches (pkgcache.bin records times)"),
+        Rule(pattern: "var/lib/apt/lists/**", action: .drop, reason: "downloaded package indexes"),
+        Rule(pattern: "var/cache/debconf/*-old", action: .drop, reason: "debconf's backup copies"),
+        Rule(pattern: "var/lib/dpkg/*-old", action: .drop, reason: "dpkg's backup copies"),
+        Rule(pattern: "var/cache/ldconfig/aux-cache", action: .drop, reason: "ldconfig's cache of file times"),
+        Rule(pattern: "etc/machine-id", action: .empty, reason: "a machine's identity, made at its first boot"),
+        Rule(pattern: "var/lib/dbus/machine-id", action: .drop, reason: "a machine's identity"),
+        Rule(pattern: "var/lib/systemd/random-seed", action: .drop, reason: "a random seed"),
+        Rule(pattern: "**/__pycache__", action: .drop, reason: "Python byte code, which embeds source times"),
+        Rule(pattern: "**/*.pyc", action: .drop, reason: "Python byte code, which embeds source times"),
+        Rule(pattern: "var/cache/man/**", action: .drop, reason: "man-db's index, with times"),
+        Rule(pattern: "var/cache/fontconfig/**", action: .drop, reason: "font caches, with times"),
+        Rule(pattern: "etc/ssh/ssh_host_*", action: .drop, reason: "SSH host keys: each server must make its own"),
+        Rule(pattern: "root/.cache/**", action: .drop, reason: "caches in root's home"),
+        Rule(pattern: "root/.wget-hsts", action: .drop, reason: "wget's HSTS cache, with times"),
+        Rule(pattern: "root/.bash_history", action: .drop, reason: "shell history"),
+        Rule(pattern: "etc/passwd-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/group-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/shadow-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/gshadow-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/subuid-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/subgid-", action: .drop, reason: "the backup useradd leaves"),
+        Rule(pattern: "etc/shadow", action: .shadowDates, reason: "the day a password last changed"),
+        Rule(pattern: "var/tmp/**", action: .drop, reason: "temporary files"),
+    ]
+
+    /// Applies the rules to an upper dir; returns the paths it changed, in order.
+    @discardableResult
+    public static func apply(toUpper upper: String, epoch: Int64) throws -> [String] {
+        var targets: [(RelativePath, Action)] = []
+        try DirectoryWalker.walk(Array(upper.utf8)) { file in
+            let path = file.path.description
+            if let rule = rules.first(where: { matches($0.pattern, path) }) {
+                // A deletion of a volatile file is kept: the file is then simply gone.
+                if file.status.kind == .characterDevice && file.status.rdev == 0 { return }
+                if rule.action != .drop && file.status.kind != .regular { return }
+                targets.append((file.path, rule.action))
+            }
+        }
+        var changed: [String] = []
+        var dropped: [RelativePath] = []
+        for (path, action) in targets {
+            if dropped.contains(where: { $0.isAncestor(of: path) }) { continue }
+            let host = upper + "/" + path.description
+            switch action {
+            case .drop:
+                try FileSystem.removeTree(bytes: Array(upper.utf8) + [0x2f] + path.bytes)
+                dropped.append(path)
+            case .empty:
+                guard truncate(host, 0) == 0 else { throw LayersError.system(operation: "empty", path: host, errno: errno) }
+            case .shadowDates:
+                try pinShadowDates(host, epoch: epoch)
+            }
+            changed.append(path.absoluteDescription)
+        }
+        return changed
+    }
+
+    /// The rule a path falls under, if any (for reports).
+    public static func rule(for path: String) -> Rule? {
+        rules.first { matches($0.pattern, path) }
+    }
+
+    /// Field 3 of /etc/shadow (days since 1970 of the last password change) becomes the
+    /// build day, wherever a tool wrote today's date.
+    static func pinShadowDates(_ path: String, epoch: Int64) throws {
+        let bytes = try FileSystem.readFile(path, limit: 16 << 20)
+        let day = String(epoch / 86_400)
+        var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for index in lines.indices {
+            var fields = lines[index].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 3, !fields[2].isEmpty, fields[2] != "0" else { continue }
+            fields[2] = day
+            lines[index] = fields.joined(separator: ":")
+        }
+        let status = try FileSystem.lstatPath(path)
+        let rewritten = Array(lines.joined(separator: "\n").utf8)
+        guard rewritten != bytes else { return }
+        let file = try OpenFile(path: path, flags: O_WRONLY | O_TRUNC)
+        try rewritten.withUnsafeBytes { try file.writeAll($0) }
+        try file.close()
+        var times = [timespec(tv_sec: Int(status.modificationSeconds), tv_nsec: Int(status.modificationNanoseconds)),
+                     timespec(tv_sec: Int(status.modificationSeconds), tv_nsec: Int(status.modificationNanoseconds))]
+        utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+    }
+
+    /// Glob match of a relative path: `*` within a name, `**` across names.
+    static func matches(_ pattern: String, _ path: String) -> Bool {
+        match(Array(pattern.split(separator: "/", omittingEmptySubsequences: false)), Array(path.split(separator: "/", omittingEmptySubsequences: false)))
+    }
+
+    private static func match(_ pattern: [Substring], _ path: [Substring]) -> Bool {
+        guard let first = pattern.first else { return path.isEmpty }
+        if first == "**" {
+            let rest = Array(pattern.dropFirst())
+            if rest.isEmpty { return !path.isEmpty }
+            for start in 0...path.count where match(rest, Array(path[start...])) { return true }
+            return false
+        }
+        guard let name = path.first, matchName(first, name) else { return false }
+        return match(Array(pattern.dropFirst()), Array(path.dropFirst()))
+    }
+
+    private static func matchName(_ pattern: Substring, _ name: Substring) -> Bool {
+        let p = Array(pattern), n = Array(name)
+        var pi = 0, ni = 0, star = -1, mark = 0
+        while ni < n.count {
+            if pi < p.count && p[pi] == "*" {
+                star = pi
+                mark = ni
+                pi += 1
+            } else if pi < p.count && p[pi] == n[ni] {
+                pi += 1
+                ni += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ni = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+}

@@ -1,0 +1,28 @@
+import Glibc
+import Layers
+
+/// Errors of Provisioners, each one sentence naming what failed.
+public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
+    /// The sandbox could not be set up (a mount, the overlay, pivot_root...).
+    case sandbox(String)
+    /// bake was interrupted (Ctrl-C, SIGTERM) while a command ran.
+    case interrupted
+    /// A tool bake needs is not installed.
+    case missingTool(tool: String, package: String)
+    /// A tool bake runs failed.
+    case toolFailed(tool: String, status: Int32, output: String)
+
+    public var description: String {
+        switch self {
+        case .sandbox(let message):
+            return "cannot set up the sandbox: \(message)"
+        case .interrupted:
+            return "interrupted"
+        case .missingTool(let tool, let package):
+            return "\(tool) is not installed; install the Debian package '\(package)' (apt-get install \(package))"
+        case .toolFailed(let tool, let status, let output):
+            let tail = output.split(separator: "\n").suffix(15).joined(separator: "\n")
+            return "\(tool) failed with status \(status)" + (tail.isEmpty ? "" : ":\n\(tail)")
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Glibc
+import Layers
+import OCI
+
+/// Layers unpacked once per diffID under `STORE/unpacked/<diffID hex>`, with deletions the
+/// overlayfs way (0/0 character devices, the opaque attribute), so they serve as overlay
+/// lower dirs. Each is extracted into a temporary folder, verified against its digests as
+/// it is read, and renamed into place: a folder that exists is complete.
+public struct UnpackedLayers: Sendable {
+    public let store: ContentStore
+
+    public init(store: ContentStore) {
+        self.store = store
+    }
+
+    public var root: String { store.root + "/unpacked" }
+
+    public func path(_ diffID: Digest) -> String { root + "/" + diffID.encoded }
+
+    /// The unpacked folders of `layers`, bottom first, extracting what is missing. Call under
+    /// the store's exclusive lock.
+    public func ensure(layers: [Descriptor], diffIDs: [Digest]) throws -> [String] {
+        try FileSystem.createDirectory(root, mode: 0o700)
+        var paths: [String] = []
+        for (layer, diffID) in zip(layers, diffIDs) {
+            let target = path(diffID)
+            if (try FileSystem.lstatIfExists(target)) == nil {
+                var template = Array("\(root)/.tmp-XXXXXX".utf8)
+                template.append(0)
+                let made = template.withUnsafeMutableBufferPointer { buffer in
+                    buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
+                }
+                guard made != nil else { throw LayersError.system(operation: "create a folder in", path: root, errno: errno) }
+                template.removeLast()
+                let temporary = String(decoding: template, as: UTF8.self)
+                chmod(temporary, 0o755)
+                do {
+                    let extractor = try TreeExtractor(root: temporary, whiteouts: .overlay, preserveOwnership: true)
+                    try extractor.extract(layer: store.openLayer(layer, diffID: diffID))
+                    try extractor.finish()
+                    try FileSystem.rename(temporary, target)
+                } catch {
+                    try? FileSystem.removeTree(temporary)
+                    throw error
+                }
+            }
+            paths.append(target)
+        }
+        return paths
+    }
+
+    /// Removes unpacked layers whose diffID is not in `keep`, and leftovers of interrupted
+    /// extractions; returns the number of folders removed.
+    public func prune(keeping keep: Set<Digest>) throws -> Int {
+        guard (try FileSystem.lstatIfExists(root)) != nil else { return 0 }
+        var removed = 0
+        for name in try FileSystem.directoryEntries(Array(root.utf8)) {
+            let text = FileSystem.text(name)
+            if let digest = try? Digest(algorithm: .sha256, encoded: text), keep.contains(digest) { continue }
+            try FileSystem.removeTree(root + "/" + text)
+            removed += 1
+        }
+        return removed
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+@testable import Layers
+@testable import Provisioners
+
+/// The documented list of volatile files, applied to an upper dir.
+struct NormaliserTests {
+    @Test(arguments: [
+        ("var/log/apt/*", "var/log/apt/history.log", true),
+        ("var/log/apt/*", "var/log/apt/sub/history.log", false),
+        ("var/cache/apt/**", "var/cache/apt/archives/partial", true),
+        ("var/cache/apt/**", "var/cache/apt", false),
+        ("**/__pycache__", "usr/lib/python3/dist-packages/x/__pycache__", true),
+        ("**/__pycache__", "__pycache__", true),
+        ("**/*.pyc", "usr/lib/a.pyc", true),
+        ("**/*.pyc", "usr/lib/a.pyc.txt", false),
+        ("etc/ssh/ssh_host_*", "etc/ssh/ssh_host_ed25519_key.pub", true),
+        ("etc/ssh/ssh_host_*", "etc/ssh/sshd_config", false),
+        ("etc/passwd-", "etc/passwd", false),
+    ])
+    func patterns(pattern: String, path: String, matches: Bool) {
+        #expect(Normaliser.matches(pattern, path) == matches)
+    }
+
+    @Test func volatileFilesAreDroppedEmptiedOrPinnedAndEverythingElseIsKept() throws {
+        let dir = TemporaryDirectory()
+        let upper = dir.at("upper")
+        let epoch: Int64 = 1_700_000_000
+        let files = [
+            "var/log/dpkg.log": "2026-11-21 10:00:00 install hello",
+            "var/log/apt/history.log": "Start-Date: 2026-11-21",
+            "var/cache/apt/pkgcache.bin": "cache",
+            "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease": "release",
+            "var/cache/ldconfig/aux-cache": "aux",
+            "var/lib/dpkg/status-old": "old",
+            "usr/lib/python3/x/__pycache__/y.cpython-311.pyc": "pyc",
+            "usr/lib/python3/x/y.py": "print()",
+            "etc/machine-id": "0123456789abcdef0123456789abcdef\n",
+            "etc/passwd-": "backup",
+            "etc/shadow": "root:*:20413:0:99999:7:::\napp:!:20413::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::",
+            "etc/ssh/ssh_host_ed25519_key": "key",
+            "var/log/app.log": "the app's own log is the user's business",
+            "srv/app/index.html": "<html>",
+        ]
+        for (path, content) in files { try Fixture.write(upper + "/" + path, content) }
+        let changed = try Normaliser.apply(toUpper: upper, epoch: epoch)
+        #expect(changed == [
+            "/etc/machine-id", "/etc/passwd-", "/etc/shadow", "/etc/ssh/ssh_host_ed25519_key",
+            "/usr/lib/python3/x/__pycache__",
+            "/var/cache/apt/pkgcache.bin", "/var/cache/ldconfig/aux-cache", "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            "/var/lib/dpkg/status-old", "/var/log/apt/history.log", "/var/log/dpkg.log",
+        ])
+        func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: upper + "/" + path) }
+        for kept in ["usr/lib/python3/x/y.py", "var/log/app.log", "srv/app/index.html", "var/cache/apt", "var/lib/apt/lists"] {
+            #expect(exists(kept), "\(kept)")
+        }
+        for dropped in ["var/log/dpkg.log", "var/log/apt/history.log", "var/cache/apt/pkgcache.bin", "usr/lib/python3/x/__pycache__",
+                        "etc/passwd-", "etc/ssh/ssh_host_ed25519_key", "var/cache/ldconfig/aux-cache", "var/lib/dpkg/status-old"] {
+            #expect(!exists(dropped), "\(dropped)")
+        }
+        #expect(try Fixture.read(upper + "/etc/machine-id") == "")
+        let day = String(epoch / 86_400)
+        #expect(try Fixture.read(upper + "/etc/shadow")
+            == "root:*:\(day):0:99999:7:::\napp:!:\(day)::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::")
+        // Applied again, nothing changes: the rules are idempotent.
+        #expect(try Normaliser.apply(toUpper: upper, epoch: epoch) == ["/etc/machine-id", "/etc/shadow"])
+        #expect(try Fixture.read(upper + "/etc/shadow").contains("root:*:\(day):"))
+    }
+
+    @Test(.enabled(if: Host.canRun(root: true))) func theDeletionOfAVolatileFileIsKept() throws {
+        // A step that removes /var/log/dpkg.log really removes it: the whiteout stays.
+        let dir = TemporaryDirectory()
+        let upper = dir.at("upper")
+        try Fixture.mkdir(upper + "/var/log")
+        #expect(mknod(upper + "/var/log/dpkg.log", S_IFCHR | 0o000, 0) == 0)
+        #expect(try Normaliser.apply(toUpper: upper, epoch: 0).isEmpty)
+        #expect(try FileSystem.lstatPath(upper + "/var/log/dpkg.log").kind == .characterDevice)
+    }
+
+    @Test func everyRuleHasAReasonAndNoTwoRulesShareAPattern() {
+        #expect(Normaliser.rules.allSatisfy { !$0.reason.isEmpty })
+        #expect(Set(Normaliser.rules.map(\.pattern)).count == Normaliser.rules.count)
+        #expect(Normaliser.rule(for: "var/log/dpkg.log")?.action == .drop)
+        #expect(Normaliser.rule(for: "srv/app/index.html") == nil)
+    }
+}

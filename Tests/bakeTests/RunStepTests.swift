@@ -1,0 +1,263 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `run` steps, secrets and checks, end to end through the `bake` binary, on busybox.
+@Suite(.enabled(if: Host.canRun(tools: ["busybox"], root: true)))
+struct RunStepTests {
+    static let changes = """
+        from: tools
+        steps:
+          - run: |
+              echo new > /etc/new
+              echo changed > /etc/old
+              rm /etc/doomed
+              mkdir -p /srv/www && echo hello > /srv/www/index.html && chown -R 33:33 /srv/www
+              ln -s /srv/www /www
+              sleep 1000 &
+          - run: hostname > /etc/built-on; umask > /etc/umask; echo "$TZ $LC_ALL $HOME $PATH" > /etc/env
+          - run: test "$(id -u)" = 33 && ls / > /dev/null && touch /srv/www/by-web && rm /srv/www/by-web
+            user: web
+        config:
+          env: {GREETING: hi}
+          workdir: /srv/www
+          user: web
+          cmd: [/bin/sh, -c, 'echo "$GREETING from $(pwd) as $(id -u)"']
+
+        """
+
+    @Test(.enabled(if: Host.canRun(tools: ["umoci", "busybox"], root: true)))
+    func aRunStepCreatesChangesAndDeletesAndUmociSeesExactlyThat() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.changes])
+        let build = try BakeCLI.run(["--progress", "plain", "build", "site"], in: project)
+        #expect(build.status == 0, "\(build.stderr)")
+        let bundle = dir.at("bundle")
+        let unpack = try Command.run(["umoci", "unpack", "--image", "\(project)/.bake/oci:site", bundle])
+        #expect(unpack.status == 0, "\(unpack.stderr)")
+        let tree = try InteropTests.tree(bundle + "/rootfs").filter { !$0.hasPrefix("./bin/") }
+        #expect(tree == [
+            "./bin drwxr-xr-x 0:0 4096 ",
+            "./etc drwxr-xr-x 0:0 4096 ",
+            "./etc/built-on -rw-r--r-- 0:0 5 ",
+            "./etc/env -rw-r--r-- 0:0 \(try Fixture.read(bundle + "/rootfs/etc/env").utf8.count) ",
+            "./etc/group -rw-r--r-- 0:0 20 ",
+            "./etc/new -rw-r--r-- 0:0 4 ",
+            "./etc/old -rw-r--r-- 0:0 8 ",
+            "./etc/passwd -rw-r--r-- 0:0 56 ",
+            "./etc/umask -rw-r--r-- 0:0 5 ",
+            "./srv drwxr-xr-x 0:0 4096 ",
+            "./srv/www drwxr-xr-x 33:33 4096 ",
+            "./srv/www/index.html -rw-r--r-- 33:33 6 ",
+            "./www lrwxrwxrwx 0:0 8 /srv/www",
+        ], "\(tree)")
+        #expect(try Fixture.read(bundle + "/rootfs/etc/old") == "changed\n")
+        #expect(try Fixture.read(bundle + "/rootfs/etc/built-on") == "bake\n")
+        #expect(try Fixture.read(bundle + "/rootfs/etc/umask") == "0022\n")
+        #expect(try Fixture.read(bundle + "/rootfs/etc/env") == "UTC C.UTF-8 /root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
+        // The background process died with its step, and nothing stays mounted.
+        #expect(HostState.processes(containing: "sleep 1000").isEmpty)
+        #expect(HostState.mounts(under: project).isEmpty)
+        // A run step's layer records its command.
+        let inspect = try BakeCLI.run(["inspect", "site", "--json"], in: project)
+        #expect(inspect.stdout.contains("hostname > /etc/built-on"))
+    }
+
+    @Test func anImageWithRunStepsBuiltTwiceFromNothingHasTheSameDigest() throws {
+        var digests: [[String: String]] = []
+        let dirs = [TemporaryDirectory("bake-run"), TemporaryDirectory("bake-run")]
+        for (dir, umask) in zip(dirs, ["022", "077"]) {
+            try BusyboxProject.write(at: dir.at("p"), images: ["site": Self.changes])
+            let result = try BakeCLI.run(["build", "site"], in: dir.at("p"), umask: umask)
+            #expect(result.status == 0, "\(result.stderr)")
+            digests.append(BakeCLI.digests(result.stdout))
+        }
+        // And once more in the first store, every step run again.
+        let again = try BakeCLI.run(["build", "site", "--no-cache"], in: dirs[0].at("p"))
+        digests.append(BakeCLI.digests(again.stdout))
+        #expect(digests[0]["site"] != nil)
+        #expect(digests[0] == digests[1])
+        #expect(digests[0] == digests[2])
+    }
+
+    @Test func withoutNetworkAStepCannotReachTheHostAndWithItItCan() throws {
+        let server = try PongServer()
+        let dir = TemporaryDirectory("bake-run")
+        let fetch = "wget -q -O /got http://127.0.0.1:\(server.port)/"
+        try BusyboxProject.write(at: dir.at("p"), images: [
+            "offline": "from: tools\nsteps:\n  - run: \(fetch)\n",
+            "online": "from: tools\nsteps:\n  - run: \(fetch)\n    network: true\n",
+        ])
+        let offline = try BakeCLI.run(["build", "offline"], in: dir.at("p"))
+        #expect(offline.status == 1)
+        #expect(offline.stderr.contains("images/offline/stage.yaml:3:5: step 1 of offline failed: its command exited with status 1"), "\(offline.stderr)")
+        #expect(offline.stderr.contains("Connection refused"), "\(offline.stderr)")
+        let online = try BakeCLI.run(["build", "online"], in: dir.at("p"))
+        #expect(online.status == 0, "\(online.stderr)")
+        let run = try BakeCLI.run(["run", "online", "--", "cat", "/got"], in: dir.at("p"))
+        #expect(run.stdout == "pong\n")
+    }
+
+    @Test func aFailingStepFailsTheBuildWithItsOutputAndLeavesNothingBehind() throws {
+        let dir = TemporaryDirectory("bake-run")
+        try BusyboxProject.write(at: dir.at("p"), images: [
+            "broken": "from: tools\nsteps:\n  - run: |\n      sleep 1001 &\n      echo about to fail\n      exit 3\n",
+        ])
+        let result = try BakeCLI.run(["--progress", "plain", "build", "broken"], in: dir.at("p"))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("broken step 1 | about to fail"), "\(result.stderr)")
+        #expect(result.stderr.contains("step 1 of broken failed: its command exited with status 3"))
+        #expect(HostState.processes(containing: "sleep 1001").isEmpty)
+        #expect(HostState.mounts(under: dir.path).isEmpty)
+        // Nothing is recorded under the name, nothing is left in the store's scratch space.
+        #expect(try BakeCLI.run(["inspect", "broken"], in: dir.at("p")).status != 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.at("p/.bake/tmp")).isEmpty)
+        #expect(try BakeCLI.run(["fsck"], in: dir.at("p")).status == 0)
+    }
+
+    @Test func anInterruptedStepLeavesNoProcessNoMountAndAStoreThatWorks() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["slow": "from: tools\nsteps:\n  - run: sleep 1002 & sleep 1003\n"])
+        let build = try Self.start(["build", "slow"], in: project)
+        try Self.waitFor { !HostState.processes(containing: "sleep 1003").isEmpty }
+        build.interrupt()
+        build.waitUntilExit()
+        #expect(build.terminationReason == .exit && build.terminationStatus == 130)
+        #expect(HostState.processes(containing: "sleep 100").isEmpty)
+        #expect(HostState.mounts(under: dir.path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: project + "/.bake/tmp").isEmpty)
+        #expect(try BakeCLI.run(["fsck"], in: project).status == 0)
+        // The next build starts the step again and the store serves it.
+        try Fixture.write(project + "/images/slow/stage.yaml", "from: tools\nsteps:\n  - run: echo done > /done\n")
+        #expect(try BakeCLI.run(["build", "slow"], in: project).status == 0)
+    }
+
+    @Test func secretsReachTheStepButNeverTheStoreOrTheOutput() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        let value = "s3cr3t-\(UInt64.random(in: 1 << 40 ..< 1 << 50))"
+        let fileValue = "f1le-\(UInt64.random(in: 1 << 40 ..< 1 << 50))"
+        try Fixture.write(dir.at("token.txt"), fileValue)
+        try BusyboxProject.write(at: project, images: ["app": """
+            from: tools
+            steps:
+              - run: |
+                  test -r /run/secrets/api
+                  wc -c < /run/secrets/api > /api-length
+                  cat /run/secrets/api; echo
+                  echo "token is $(cat /run/secrets/file)"
+                  ls /run/secrets > /listed
+                secrets: [api, file]
+              - run: test ! -e /run/secrets/api && echo gone > /after
+
+            """])
+        let result = try BakeCLI.run(["--progress", "plain", "build", "app", "--secret", "id=api,env=API_TOKEN",
+                                      "--secret", "id=file,src=\(dir.at("token.txt"))"],
+                                     in: project, environment: ["API_TOKEN": value])
+        #expect(result.status == 0, "\(result.stderr)")
+        // The step saw the values (their lengths are in the image) ...
+        let run = try BakeCLI.run(["run", "app", "--", "cat", "/api-length", "/listed", "/after"], in: project)
+        #expect(run.stdout == "\(value.utf8.count)\napi\nfile\ngone\n", "\(run.stdout) \(run.stderr)")
+        // ... which the output shows masked and the store does not hold, decompressed or not.
+        #expect(result.stderr.contains("app step 1 | ****"))
+        #expect(result.stderr.contains("app step 1 | token is ****"))
+        for secret in [value, fileValue] {
+            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+            #expect(try BusyboxProject.linesInTheStore(project, containing: secret) == 0)
+        }
+        // The search does see inside decompressed layers.
+        #expect(try BusyboxProject.linesInTheStore(project, containing: "token is $(cat /run/secrets/file)") > 0)
+        #expect(try BusyboxProject.linesInTheStore(project, containing: "BusyBox v") > 0)
+        // A secret file that does not exist is bad input.
+        let missing = try BakeCLI.run(["build", "app", "--secret", "id=api,src=/nonexistent", "--secret", "id=file,env=NOPE"], in: project)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.hasPrefix("bake: "), "\(missing.stderr)")
+    }
+
+    @Test func checksRunInTheFinishedImageAndAFailingCheckKeepsTheNameOnTheOldImage() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        let stage = """
+            from: tools
+            steps:
+              - run: echo v1 > /version
+            checks:
+              - run: grep -q v1 /version && touch /check-was-here
+              - run: test "$(id -u)" = 33
+                user: web
+
+            """
+        try BusyboxProject.write(at: project, images: ["app": stage])
+        let good = try BakeCLI.run(["--progress", "plain", "build", "app"], in: project)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stderr.contains("app check [1/2]"))
+        let first = BakeCLI.digests(good.stdout)["app"]
+        // Changes a check makes are discarded.
+        #expect(try BakeCLI.run(["run", "app", "--", "test", "-e", "/check-was-here"], in: project).status == 1)
+        try Fixture.write(project + "/images/app/stage.yaml", stage.replacingOccurrences(of: "echo v1", with: "echo v2"))
+        let bad = try BakeCLI.run(["--progress", "plain", "build", "app"], in: project)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("images/app/stage.yaml:5:5: check 1 of app failed: its command exited with status 1"), "\(bad.stderr)")
+        let inspect = try BakeCLI.run(["inspect", "app", "--json"], in: project)
+        #expect(first != nil && inspect.stdout.contains(first ?? "none"), "the name still points at the image that passed")
+    }
+
+    @Test func bakeRunRunsTheImagesCommandWithItsConfigAndDiscardsChanges() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.changes])
+        #expect(try BakeCLI.run(["build", "site"], in: project).status == 0)
+        let run = try BakeCLI.run(["run", "site"], in: project)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "hi from /srv/www as 33\n")
+        let env = try BakeCLI.run(["run", "site", "--env", "GREETING=hello", "--", "sh", "-c", "echo $GREETING; touch /srv/www/x; exit 7"], in: project)
+        #expect(env.status == 7)
+        #expect(env.stdout == "hello\n")
+        #expect(try BakeCLI.run(["run", "site", "--", "test", "-e", "/srv/www/x"], in: project).status == 1)
+        let missing = try BakeCLI.run(["run", "site", "--", "no-such-program"], in: project)
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no-such-program"), "\(missing.stderr)")
+        #expect(try BakeCLI.run(["run", "nothing"], in: project).status == 2)
+    }
+
+    @Test func ctrlCStopsBakeRunCleanly() throws {
+        let dir = TemporaryDirectory("bake-run")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.changes])
+        #expect(try BakeCLI.run(["build", "site"], in: project).status == 0)
+        // (The sleep's argument is computed, so that only the sleep's command line, not
+        // bake's, holds "sleep 1005".)
+        let run = try Self.start(["run", "site", "--", "sh", "-c", "sleep 1004 & sleep $((1000 + 5))"], in: project)
+        try Self.waitFor { !HostState.processes(containing: "sleep 1005").isEmpty }
+        run.interrupt()
+        run.waitUntilExit()
+        #expect(run.terminationReason == .exit && run.terminationStatus == 130, "\(run.terminationReason) \(run.terminationStatus)")
+        #expect(HostState.processes(containing: "sleep 100").isEmpty)
+        #expect(HostState.mounts(under: dir.path).isEmpty)
+    }
+
+    /// Starts bake in the background, its output discarded.
+    static func start(_ arguments: [String], in directory: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BakeCLI.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = BakeCLI.baseEnvironment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Polls `condition` for up to 60 s.
+    static func waitFor(_ condition: () -> Bool) throws {
+        for _ in 0..<600 {
+            if condition() { return }
+            usleep(100_000)
+        }
+        throw FixtureError("timed out waiting")
+    }
+}
