@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -33,6 +34,8 @@
 
 static const struct bake_sandbox_config *cfg;
 static volatile pid_t command_pid;
+/// A pidfd of bake, opened before clone(): readable once bake is gone.
+static int bake_pidfd = -1;
 
 // --- tiny string helpers (no stdio, no malloc) ---
 
@@ -44,7 +47,14 @@ static size_t append(char *buffer, size_t used, size_t size, const char *text) {
     return used + length;
 }
 
+static void fail(const char *what);
+
 static void join(char *buffer, const char *root, const char *relative) {
+    // A truncated path would name another file: refuse instead.
+    if (strlen(root) + 1 + strlen(relative) >= PATH_LIMIT) {
+        errno = ENAMETOOLONG;
+        fail("a path in the sandbox is too long");
+    }
     size_t used = append(buffer, 0, PATH_LIMIT, root);
     used = append(buffer, used, PATH_LIMIT, "/");
     append(buffer, used, PATH_LIMIT, relative);
@@ -71,7 +81,16 @@ static void fail(const char *what) {
     size_t used = append(message, 0, sizeof message, what);
     if (saved != 0) {
         used = append(message, used, sizeof message, ": ");
-        used = append(message, used, sizeof message, strerror(saved));
+        // strerrordesc_np, not strerror: no locale, no gettext locks another thread may hold.
+        const char *description = strerrordesc_np(saved);
+        if (description != NULL) {
+            used = append(message, used, sizeof message, description);
+        } else {
+            char digits[24];
+            number(digits, saved);
+            used = append(message, used, sizeof message, "errno ");
+            used = append(message, used, sizeof message, digits);
+        }
     }
     used = append(message, used, sizeof message, "\n");
     if (cfg->error_fd >= 0) {
@@ -91,6 +110,30 @@ static void fail_path(const char *what, const char *path) {
 
 // --- mounts ---
 
+/// Fails when a folder on the way to `relative` (or `relative` itself) is a symlink of the
+/// image: a mount point is made and mounted on the host's side of pivot_root, where an
+/// image's `/run -> /etc` would lead out of the root.
+static void refuse_symlinks(const char *relative) {
+    char prefix[PATH_LIMIT];
+    size_t length = strlen(relative);
+    for (size_t end = 1; end <= length; end++) {
+        if (end < length && relative[end] != '/') continue;
+        char part[PATH_LIMIT];
+        if (end >= sizeof part) fail("a path in the sandbox is too long");
+        memcpy(part, relative, end);
+        part[end] = 0;
+        join(prefix, cfg->root, part);
+        struct stat st;
+        if (lstat(prefix, &st) != 0) return;  // made below, as a folder
+        if (S_ISLNK(st.st_mode)) {
+            char shown[PATH_LIMIT + 1];
+            append(shown, append(shown, 0, sizeof shown, "/"), sizeof shown, part);
+            errno = 0;
+            fail_path("the image has a symlink where the sandbox mounts something:", shown);
+        }
+    }
+}
+
 /// Makes a mount point inside the root (a folder, or an empty file for a bind of a file).
 static void mount_point(const char *path, int file) {
     struct stat st;
@@ -106,18 +149,49 @@ static void mount_point(const char *path, int file) {
 
 static void mount_at(const char *source, const char *relative, const char *type, unsigned long flags, const char *data) {
     char target[PATH_LIMIT];
+    refuse_symlinks(relative);
     join(target, cfg->root, relative);
     mount_point(target, 0);
     if (mount(source, target, type, flags, data) != 0) fail_path("cannot mount", relative);
 }
 
-static void device(const char *name, unsigned int major_number, unsigned int minor_number) {
-    char path[PATH_LIMIT];
-    char relative[64];
+/// /dev/NAME: the host's node bound onto an empty file. /dev itself (like the root and
+/// /tmp) is nodev, so a node a step makes with mknod cannot be opened: no raw disks.
+static void device(const char *name) {
+    char path[PATH_LIMIT], host[64], relative[64];
     append(relative, append(relative, 0, sizeof relative, "dev/"), sizeof relative, name);
+    append(host, append(host, 0, sizeof host, "/dev/"), sizeof host, name);
     join(path, cfg->root, relative);
-    if (mknod(path, S_IFCHR | 0666, makedev(major_number, minor_number)) != 0) fail_path("cannot create", relative);
-    if (chmod(path, 0666) != 0) fail_path("cannot set the mode of", relative);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) fail_path("cannot create", relative);
+    close(fd);
+    if (mount(host, path, NULL, MS_BIND, NULL) != 0) fail_path("cannot bind the host's", host);
+}
+
+/// Hides what no build step may touch in /proc: kernel knobs and triggers become read-only
+/// (a write to /proc/sys/kernel/core_pattern would run a program as the host's root), and
+/// files that expose kernel memory or other processes' keys read as empty.
+static void guard_proc(void) {
+    static const char *const read_only[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus", "proc/fs"};
+    static const char *const masked[] = {"proc/kcore", "proc/keys", "proc/timer_list", "proc/sched_debug",
+                                         "proc/latency_stats", "proc/acpi", "proc/scsi", "proc/kmsg"};
+    char path[PATH_LIMIT];
+    for (size_t index = 0; index < sizeof read_only / sizeof read_only[0]; index++) {
+        join(path, cfg->root, read_only[index]);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) fail_path("cannot bind", read_only[index]);
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            fail_path("cannot make read-only", read_only[index]);
+    }
+    for (size_t index = 0; index < sizeof masked / sizeof masked[0]; index++) {
+        join(path, cfg->root, masked[index]);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;
+        int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+                                     : mount("/dev/null", path, NULL, MS_BIND, NULL);
+        if (rc != 0) fail_path("cannot hide", masked[index]);
+    }
 }
 
 static void link_in_root(const char *target, const char *relative) {
@@ -127,13 +201,13 @@ static void link_in_root(const char *target, const char *relative) {
 }
 
 static void make_dev(void) {
-    mount_at("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=0755,size=65536k");
-    device("null", 1, 3);
-    device("zero", 1, 5);
-    device("full", 1, 7);
-    device("random", 1, 8);
-    device("urandom", 1, 9);
-    device("tty", 5, 0);
+    mount_at("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=0755,size=65536k");
+    device("null");
+    device("zero");
+    device("full");
+    device("random");
+    device("urandom");
+    device("tty");
     mount_at("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
     mount_at("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k");
     link_in_root("pts/ptmx", "dev/ptmx");
@@ -146,6 +220,7 @@ static void make_dev(void) {
 static void make_secrets(void) {
     if (cfg->secret_count <= 0) return;
     char run[PATH_LIMIT], folder[PATH_LIMIT];
+    refuse_symlinks("run/secrets");
     join(run, cfg->root, "run");
     mount_point(run, 0);
     mount_at("tmpfs", "run/secrets", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16m");
@@ -215,6 +290,15 @@ static void drop_capabilities(void) {
         if (kept_capability(cap)) continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail("cannot drop a capability");
     }
+    // Whatever bake inherited must not pass exec: no ambient and no inheritable capabilities
+    // (a root exec gets bounding | inheritable).
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) fail("cannot clear the ambient capabilities");
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) fail("cannot read the capabilities");
+    data[0].inheritable = 0;
+    data[1].inheritable = 0;
+    if (syscall(SYS_capset, &header, data) != 0) fail("cannot clear the inheritable capabilities");
 }
 
 // --- the init ---
@@ -249,15 +333,22 @@ static int child_main(void *argument) {
     cfg = argument;
     // Die with bake, whatever kills it.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() == 1) _exit(125);
+    // bake may have died before PDEATHSIG was armed (getppid() is 0 in a new PID namespace,
+    // so ask bake's pidfd instead).
+    if (bake_pidfd >= 0) {
+        struct pollfd lifeline = {bake_pidfd, POLLIN, 0};
+        if (poll(&lifeline, 1, 0) > 0) _exit(125);
+    }
     close_other_descriptors();
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the mounts private");
     if (cfg->mount_dir != NULL && chdir(cfg->mount_dir) != 0) fail_path("cannot enter", cfg->mount_dir);
-    if (mount("overlay", cfg->root, "overlay", 0, cfg->overlay_options) != 0) fail("cannot mount the overlay");
+    // nodev: a device node a step makes is captured, never opened.
+    if (mount("overlay", cfg->root, "overlay", MS_NODEV, cfg->overlay_options) != 0) fail("cannot mount the overlay");
     if (chdir("/") != 0) fail("cannot enter /");
 
     mount_at("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    guard_proc();
     make_dev();
     mount_at("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     make_secrets();
@@ -273,10 +364,18 @@ static int child_main(void *argument) {
     drop_capabilities();
     if (cfg->workdir != NULL && cfg->workdir[0] != 0 && chdir(cfg->workdir) != 0) fail_path("cannot enter the working directory", cfg->workdir);
 
+    // A session of its own: no controlling terminal to read keystrokes from or push input
+    // into (TIOCSTI), and the terminal's Ctrl-C goes to bake alone, which decides.
+    if (setsid() < 0) fail("cannot start a session");
+
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &previous);
-    pid_t pid = fork();
+    // The raw system call, not glibc's fork(): this process is a copy of one thread of a
+    // multithreaded program, and fork() would take locks (atfork, malloc) that another
+    // thread of bake may have held at clone time. For the same reason the ids below are set
+    // with raw system calls (glibc's setuid would signal threads that do not exist here).
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) fail("cannot start the command");
     if (pid == 0) {
         // The command starts clean, whatever bake inherited: default dispositions (an
@@ -296,9 +395,9 @@ static int child_main(void *argument) {
             int source = fds[index] >= 0 ? fds[index] : null_fd;
             if (source < 0 || dup2(source, index) != index) fail("cannot set up the command's input and output");
         }
-        if (setgroups((size_t)cfg->group_count, (const gid_t *)cfg->groups) != 0) fail("cannot set the groups");
-        if (setgid(cfg->gid) != 0) fail("cannot set the group");
-        if (setuid(cfg->uid) != 0) fail("cannot set the user");
+        if (syscall(SYS_setgroups, (size_t)cfg->group_count, (const gid_t *)cfg->groups) != 0) fail("cannot set the groups");
+        if (syscall(SYS_setresgid, cfg->gid, cfg->gid, cfg->gid) != 0) fail("cannot set the group");
+        if (syscall(SYS_setresuid, cfg->uid, cfg->uid, cfg->uid) != 0) fail("cannot set the user");
         umask(cfg->umask);
         execve(cfg->argv[0], cfg->argv, cfg->envp);
         fail_path("cannot run", cfg->argv[0]);
@@ -347,9 +446,14 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     if (stack == MAP_FAILED) return -1;
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (config->new_network) flags |= CLONE_NEWNET;
+    // bake_pidfd is read by the child only: each child has its own copy of memory, so
+    // sandboxes started at once from several threads each see the value set for them.
+    int lifeline = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    bake_pidfd = lifeline;
     // No CLONE_VM: the child gets its own copy of memory, config included.
     pid_t pid = clone(child_main, (char *)stack + stack_size, flags, (void *)config);
     int saved = errno;
+    if (lifeline >= 0) close(lifeline);
     munmap(stack, stack_size);
     errno = saved;
     return pid;
@@ -384,6 +488,7 @@ void bake_interrupt_install(int gentle) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_interrupt;
+    action.sa_flags = SA_RESTART;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
@@ -403,14 +508,30 @@ int bake_interrupted(void) { return interrupted; }
 
 void bake_sandbox_track(pid_t pid) {
     for (int index = 0; index < TRACKED; index++) {
-        if (__sync_bool_compare_and_swap(&tracked[index], 0, pid)) return;
+        if (__sync_bool_compare_and_swap(&tracked[index], 0, pid)) break;
     }
+    // A sandbox that started just after Ctrl-C must not run on.
+    if (interrupted) kill(pid, gentle_mode ? SIGTERM : SIGKILL);
 }
 
 void bake_sandbox_untrack(pid_t pid) {
     for (int index = 0; index < TRACKED; index++) {
-        __sync_bool_compare_and_swap(&tracked[index], pid, 0);
+        if (__sync_bool_compare_and_swap(&tracked[index], pid, 0)) return;
     }
+}
+
+int bake_sandbox_wait(pid_t pid, int *status) {
+    // Wait without reaping, untrack, then reap: until it is reaped the pid cannot be reused,
+    // so an interrupt never signals a stranger.
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0) {
+        if (errno != EINTR) return -1;
+    }
+    bake_sandbox_untrack(pid);
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    return 0;
 }
 
 int bake_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

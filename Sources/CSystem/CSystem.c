@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "CSystem.h"
 #include <string.h>
 #include <errno.h>
@@ -23,4 +24,8 @@ int bake_open_beneath(int dirfd, const char *path, int flags) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int bake_syncfs(int fd) {
+    return syncfs(fd);
 }

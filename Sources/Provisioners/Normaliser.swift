@@ -3,9 +3,9 @@ import Layers
 
 /// The volatile files package tools and shells write, which would make the same step give
 /// different bytes twice. Before a step's upper dir becomes a layer, each rule is applied
-/// to it: `drop` removes the path from the upper dir (the change is not captured: the file
-/// stays as it was below, or absent), `empty` leaves an empty file, `shadowDates` pins the
-/// "last password change" of /etc/shadow to the build day.
+/// to it: `drop` removes the path (a whiteout when the image below has it, so a stale copy
+/// never shows through; deletions inside a dropped folder are kept), `empty` leaves an empty
+/// file, `shadowDates` clamps the "last password change" days of /etc/shadow to the build day.
 ///
 /// Patterns are paths relative to the image root: `*` matches within one name, `**`
 /// matches any number of names.
@@ -59,9 +59,10 @@ public enum Normaliser {
         Rule(pattern: "var/tmp/**", action: .drop, reason: "temporary files"),
     ]
 
-    /// Applies the rules to an upper dir; returns the paths it changed, in order.
+    /// Applies the rules to an upper dir; returns the paths it changed, in order. `below`
+    /// says whether the image under the upper dir has a path.
     @discardableResult
-    public static func apply(toUpper upper: String, epoch: Int64) throws -> [String] {
+    public static func apply(toUpper upper: String, epoch: Int64, below: (RelativePath) -> Bool = { _ in false }) throws -> [String] {
         var targets: [(RelativePath, Action)] = []
         try DirectoryWalker.walk(Array(upper.utf8)) { file in
             let path = file.path.description
@@ -79,7 +80,7 @@ public enum Normaliser {
             let host = upper + "/" + path.description
             switch action {
             case .drop:
-                try FileSystem.removeTree(bytes: Array(upper.utf8) + [0x2f] + path.bytes)
+                try drop(path, upper: upper, below: below)
                 dropped.append(path)
             case .empty:
                 guard truncate(host, 0) == 0 else { throw LayersError.system(operation: "empty", path: host, errno: errno) }
@@ -91,20 +92,43 @@ public enum Normaliser {
         return changed
     }
 
+    /// Removes `path` from the upper dir: a whiteout takes its place when the image below
+    /// has it; in a folder, whiteouts (deletions the step made) stay.
+    static func drop(_ path: RelativePath, upper: String, below: (RelativePath) -> Bool) throws {
+        let host = Array(upper.utf8) + [0x2f] + path.bytes
+        let status = try FileSystem.lstat(host)
+        if status.kind == .characterDevice && status.rdev == 0 { return }
+        if status.kind == .directory {
+            for name in try FileSystem.directoryEntries(host) {
+                try drop(path.appending(name), upper: upper, below: below)
+            }
+            // A folder the image below has stays (capture leaves it out unless a deletion
+            // inside it needs it); one the step made goes.
+            if !below(path) { try FileSystem.removeTree(bytes: host) }
+            return
+        }
+        try FileSystem.removeTree(bytes: host)
+        if below(path) {
+            let made = FileSystem.withCString(host) { mknod($0, S_IFCHR, 0) }
+            guard made == 0 else { throw LayersError.system(operation: "create a whiteout for", path: path.absoluteDescription, errno: errno) }
+        }
+    }
+
     /// The rule a path falls under, if any (for reports).
     public static func rule(for path: String) -> Rule? {
         rules.first { matches($0.pattern, path) }
     }
 
-    /// Field 3 of /etc/shadow (days since 1970 of the last password change) becomes the
-    /// build day, wherever a tool wrote today's date.
+    /// Field 3 of /etc/shadow (days since 1970 of the last password change) is clamped to
+    /// the build day, as file times are: a tool writes today's date; an older date set on
+    /// purpose stays.
     static func pinShadowDates(_ path: String, epoch: Int64) throws {
         let bytes = try FileSystem.readFile(path, limit: 16 << 20)
         let day = String(epoch / 86_400)
         var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for index in lines.indices {
             var fields = lines[index].split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count >= 3, !fields[2].isEmpty, fields[2] != "0" else { continue }
+            guard fields.count >= 3, let value = Int64(fields[2]), value > epoch / 86_400 else { continue }
             fields[2] = day
             lines[index] = fields.joined(separator: ":")
         }

@@ -51,6 +51,10 @@ public final class OverlayMachine: Machine {
         let (mountDirectory, lowerNames) = Self.relativeLowers(lowers.isEmpty ? [empty] : lowers)
         let options = "lowerdir=" + lowerNames.map(Self.escape).joined(separator: ":")
             + ",upperdir=" + Self.escape(upper) + ",workdir=" + Self.escape(work)
+            // The plain overlayfs bake's capture reads, whatever the host's defaults: a renamed
+            // folder copied up whole (no redirect xattr), a chmod copying the data too (no
+            // metacopy), no inode index.
+            + ",redirect_dir=off,metacopy=off,index=off"
         guard options.utf8.count < 4000 else {
             throw ProvisionersError.sandbox("the image has too many layers (\(lowers.count)) for one overlay mount")
         }
@@ -68,7 +72,12 @@ public final class OverlayMachine: Machine {
             stdio = (-1, outputPipe[1], outputPipe[1])
         }
 
-        let pid: pid_t = try CStrings.with(command.arguments) { argv in
+        let closePipes = {
+            close(errorPipe[1])
+            if outputPipe[0] >= 0 { close(outputPipe[0]); close(outputPipe[1]) }
+        }
+        let pid: pid_t
+        do { pid = try CStrings.with(command.arguments) { argv in
             try CStrings.with(command.environment) { envp in
                 try CStrings.with(command.secrets.map(\.id)) { names in
                     let values = command.secrets.map { UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max($0.value.count, 1)) }
@@ -118,9 +127,11 @@ public final class OverlayMachine: Machine {
                     }
                 }
             }
+        } } catch {
+            closePipes()
+            throw error
         }
         bake_sandbox_track(pid)
-        defer { bake_sandbox_untrack(pid) }
         close(errorPipe[1])
         if case .lines(let handler) = output {
             close(outputPipe[1])
@@ -128,8 +139,9 @@ public final class OverlayMachine: Machine {
             close(outputPipe[0])
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw LayersError.system(operation: "wait for the sandbox of", path: scratch, errno: errno) }
+        guard bake_sandbox_wait(pid, &status) == 0 else {
+            bake_sandbox_untrack(pid)
+            throw LayersError.system(operation: "wait for the sandbox of", path: scratch, errno: errno)
         }
         let setupError = Self.readAll(errorPipe[0])
         if Interrupts.happened { throw ProvisionersError.interrupted }

@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import Layers
 import OCI
@@ -38,7 +39,17 @@ public struct UnpackedLayers: Sendable {
                     let extractor = try TreeExtractor(root: temporary, whiteouts: .overlay, preserveOwnership: true)
                     try extractor.extract(layer: store.openLayer(layer, diffID: diffID))
                     try extractor.finish()
-                    try FileSystem.rename(temporary, target)
+                    // On disk before the name says it is complete: a crash must not leave a
+                    // folder of empty files that later steps would build on.
+                    let folder = open(temporary, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                    if folder >= 0 { _ = bake_syncfs(folder); close(folder) }
+                    if rename(temporary, target) != 0 {
+                        // Another image of a parallel build unpacked the same layer first.
+                        guard errno == EEXIST || errno == ENOTEMPTY, (try FileSystem.lstatIfExists(target)) != nil else {
+                            throw LayersError.system(operation: "rename", path: temporary, errno: errno)
+                        }
+                        try FileSystem.removeTree(temporary)
+                    }
                 } catch {
                     try? FileSystem.removeTree(temporary)
                     throw error

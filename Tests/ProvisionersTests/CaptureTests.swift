@@ -91,6 +91,39 @@ struct CaptureTests {
         #expect(read == entries.map(\.listing))
     }
 
+    @Test func replacedFoldersLinksToUnchangedFilesAndNestedModesAreCapturedWhole() throws {
+        let dir = TemporaryDirectory()
+        let (machine, image) = try Self.lower(dir)
+        defer { machine.discard() }
+        try Fixture.mkdir(dir.at("lower/srv/a/b"))
+        image.apply(layer: [TarEntry(path: try RelativePath("srv/a"), kind: .directory, mode: 0o755, mtime: 0),
+                            TarEntry(path: try RelativePath("srv/a/b"), kind: .directory, mode: 0o755, mtime: 0)], index: 0)
+        let (status, lines) = try Busybox.run(machine, """
+            rm -rf /data && mkdir -p /data/empty && echo a > /data/a && ln -s /etc/keep /data/link
+            ln /etc/keep /etc/keep2
+            chmod 700 /srv/a/b
+            """)
+        #expect(status == 0, "\(lines)")
+        let (entries, _) = try Self.capture(machine, image, lower: dir.at("lower"))
+        #expect(entries.map(\.listing) == [
+            // /data was replaced: its new contents are all captured, even a file identical to
+            // the old /data/a and a symlink, or they would vanish under the opaque marker.
+            "d 0755 0:0 data",
+            "- 0600 0:0 data/.wh..wh..opq size=0",
+            "- 0644 0:0 data/a size=2",
+            "d 0755 0:0 data/empty",
+            "l 0777 0:0 data/link -> /etc/keep",
+            "d 0755 0:0 etc",
+            // /etc/keep was only linked, not changed: the layer holds the new name as a file of
+            // its own, not a link to a path outside the layer.
+            "- 0644 0:0 etc/keep2 size=4",
+            // The parents of a changed folder stay, with their modes.
+            "d 0755 0:0 srv",
+            "d 0755 0:0 srv/a",
+            "d 0700 0:0 srv/a/b",
+        ], "\(entries.map(\.listing))")
+    }
+
     @Test func theSameChangeCapturedTwiceIsTheSameBytes() throws {
         var archives: [[UInt8]] = []
         for _ in 0..<2 {

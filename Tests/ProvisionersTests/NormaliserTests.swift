@@ -39,7 +39,7 @@ struct NormaliserTests {
             "usr/lib/python3/x/y.py": "print()",
             "etc/machine-id": "0123456789abcdef0123456789abcdef\n",
             "etc/passwd-": "backup",
-            "etc/shadow": "root:*:20413:0:99999:7:::\napp:!:20413::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::",
+            "etc/shadow": "root:*:20413:0:99999:7:::\napp:!:20413::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::\nold:*:18000:0:99999:7:::",
             "etc/ssh/ssh_host_ed25519_key": "key",
             "var/log/app.log": "the app's own log is the user's business",
             "srv/app/index.html": "<html>",
@@ -63,7 +63,7 @@ struct NormaliserTests {
         #expect(try Fixture.read(upper + "/etc/machine-id") == "")
         let day = String(epoch / 86_400)
         #expect(try Fixture.read(upper + "/etc/shadow")
-            == "root:*:\(day):0:99999:7:::\napp:!:\(day)::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::")
+            == "root:*:\(day):0:99999:7:::\napp:!:\(day)::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::\nold:*:18000:0:99999:7:::")
         // Applied again, nothing changes: the rules are idempotent.
         #expect(try Normaliser.apply(toUpper: upper, epoch: epoch) == ["/etc/machine-id", "/etc/shadow"])
         #expect(try Fixture.read(upper + "/etc/shadow").contains("root:*:\(day):"))
@@ -77,6 +77,32 @@ struct NormaliserTests {
         #expect(mknod(upper + "/var/log/dpkg.log", S_IFCHR | 0o000, 0) == 0)
         #expect(try Normaliser.apply(toUpper: upper, epoch: 0).isEmpty)
         #expect(try FileSystem.lstatPath(upper + "/var/log/dpkg.log").kind == .characterDevice)
+    }
+
+    @Test(.enabled(if: Host.canRun(root: true))) func droppingKeepsDeletionsAndHidesWhatIsBelow() throws {
+        // apt-get clean deleted an archive the image below had, and left a new one; a step
+        // rewrote a .pyc the image below has.
+        let dir = TemporaryDirectory()
+        let upper = dir.at("upper")
+        try Fixture.mkdir(upper + "/var/cache/apt/archives")
+        #expect(mknod(upper + "/var/cache/apt/archives/old.deb", S_IFCHR, 0) == 0)
+        try Fixture.write(upper + "/var/cache/apt/archives/new.deb", "new")
+        try Fixture.write(upper + "/var/cache/apt/fresh/pkgcache.bin", "cache")
+        try Fixture.write(upper + "/usr/lib/x/__pycache__/m.pyc", "new bytecode")
+        let below: Set<String> = ["var", "var/cache", "var/cache/apt", "var/cache/apt/archives", "var/cache/apt/archives/old.deb",
+                                  "usr", "usr/lib", "usr/lib/x", "usr/lib/x/__pycache__", "usr/lib/x/__pycache__/m.pyc"]
+        try Normaliser.apply(toUpper: upper, epoch: 0, below: { below.contains($0.description) })
+        func kind(_ path: String) -> String {
+            guard let status = try? FileSystem.lstatPath(upper + "/" + path) else { return "absent" }
+            if status.kind == .characterDevice && status.rdev == 0 { return "whiteout" }
+            return status.kind == .directory ? "folder" : "file"
+        }
+        #expect(kind("var/cache/apt/archives/old.deb") == "whiteout")
+        #expect(kind("var/cache/apt/archives/new.deb") == "absent")
+        #expect(kind("var/cache/apt/archives") == "folder")
+        #expect(kind("var/cache/apt/fresh") == "absent")
+        #expect(kind("usr/lib/x/__pycache__") == "folder")
+        #expect(kind("usr/lib/x/__pycache__/m.pyc") == "whiteout")
     }
 
     @Test func everyRuleHasAReasonAndNoTwoRulesShareAPattern() {

@@ -7,7 +7,8 @@ import TestSupport
 /// A busybox root file system to run commands on.
 enum Busybox {
     static let tools = ["sh", "ls", "echo", "cat", "id", "hostname", "rm", "ps", "sleep", "wget", "mkdir", "touch",
-                        "mount", "chroot", "kill", "grep", "wc", "nc", "true", "false", "env", "pwd", "ln", "chmod"]
+                        "mount", "chroot", "kill", "grep", "wc", "nc", "true", "false", "env", "pwd", "ln", "chmod",
+                        "mknod", "awk", "head", "od"]
 
     /// A lower dir with /bin/busybox and its applets, /etc/passwd and /etc/group.
     static func lower(at path: String) throws {

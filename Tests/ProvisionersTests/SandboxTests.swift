@@ -115,4 +115,41 @@ struct SandboxTests {
             "\(error)".contains("cannot run /bin/nope")
         }
     }
+
+    @Test func theKernelAndTheHostsDevicesAreOutOfReach() throws {
+        let dir = TemporaryDirectory()
+        let machine = try Busybox.machine(dir)
+        let (status, lines) = try Busybox.run(machine, """
+            (echo '|/bin/true' > /proc/sys/kernel/core_pattern) 2>/dev/null || echo "core_pattern refused"
+            (echo h > /proc/sysrq-trigger) 2>/dev/null || echo "sysrq refused"
+            echo "kcore has $(head -c 16 /proc/kcore 2>/dev/null | wc -c) bytes"
+            mknod /disk b 8 0 && (head -c 1 /disk > /dev/null 2>&1 || echo "disk refused")
+            mknod /zero2 c 1 5 && (head -c 1 /zero2 > /dev/null 2>&1 || echo "node refused")
+            echo "dev/zero gives $(head -c 4 /dev/zero | od -A n -t x1 | tr -d ' ')"
+            echo "session $(awk '{print $6}' /proc/self/stat)"
+            grep -E '^Cap(Inh|Bnd|Amb)' /proc/self/status
+            """, network: true)
+        #expect(status == 0, "\(lines)")
+        #expect(lines == [
+            "core_pattern refused", "sysrq refused", "kcore has 0 bytes", "disk refused", "node refused", "dev/zero gives 00000000",
+            // Its own session (led by the sandbox's init, PID 1): no controlling terminal.
+            "session 1",
+            "CapInh:\t0000000000000000", "CapBnd:\t00000000a80425fb", "CapAmb:\t0000000000000000",
+        ], "\(lines)")
+    }
+
+    @Test func aSymlinkWhereTheSandboxMountsSomethingIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let outside = "/tmp/bake-escape-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        try Busybox.lower(at: dir.at("lower"))
+        try Fixture.symlink(outside, at: dir.at("lower/run"))
+        let machine = try OverlayMachine(lowers: [dir.at("lower")], scratch: dir.at("machine"))
+        #expect {
+            _ = try Busybox.run(machine, "true", secrets: [Secret(id: "token", value: Array("value".utf8))])
+        } throws: { error in
+            "\(error)".contains("the image has a symlink where the sandbox mounts something: /run")
+        }
+        #expect(!FileManager.default.fileExists(atPath: outside))
+        #expect(HostState.mounts(under: outside).isEmpty)
+    }
 }

@@ -60,4 +60,7 @@ int bake_interrupted(void);
 /// Tracks and untracks the init of a running sandbox (at most 64 at once).
 void bake_sandbox_track(pid_t pid);
 void bake_sandbox_untrack(pid_t pid);
+/// Waits for a tracked sandbox's init to exit, untracks it, then reaps it into `status`
+/// (waitpid's format). 0, or -1 with errno.
+int bake_sandbox_wait(pid_t pid, int *status);
 #endif

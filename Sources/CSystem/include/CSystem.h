@@ -16,4 +16,7 @@ int bake_machine(char *buf, int size);
 /// `path` below `dirfd` without following any symlink on the way. -1 and errno on failure
 /// (ENOSYS on kernels before 5.6).
 int bake_open_beneath(int dirfd, const char *path, int flags);
+
+/// syncfs(2): writes the file system holding `fd` to disk. 0, or -1 and errno.
+int bake_syncfs(int fd);
 #endif

@@ -29,11 +29,15 @@ public struct OverlayCapture {
     /// Writes the changed entries to `tar` in canonical order and returns them.
     public func write(into tar: TarWriter) throws -> [TarEntry] {
         var items: [Item] = []
-        var firstPathOfInode: [UInt64: RelativePath] = [:]
+        // Folders the step replaced (opaque): nothing below them counts as "below" any more.
+        var opaque: [RelativePath] = []
+        // Regular files with more than one link, by inode, to rejoin them after filtering.
+        var linkedPaths: [UInt64: [RelativePath]] = [:]
         try DirectoryWalker.walk(Array(upper.utf8)) { file in
             let path = file.path
             let status = file.status
-            let below = lower.entry(at: path)
+            let hidden = opaque.contains { $0.isAncestor(of: path) }
+            let below = hidden ? nil : lower.entry(at: path)
             if status.kind == .characterDevice && status.rdev == 0 {
                 // A deletion. Something made and removed within the step leaves no trace.
                 if below != nil {
@@ -50,17 +54,15 @@ public struct OverlayCapture {
             switch status.kind {
             case .directory:
                 kind = .directory
-                if attributes["trusted.overlay.opaque"] == [0x79], below?.isDirectory == true {
-                    let marker = Whiteout.opaque(directory: path).entryPath
-                    items.append(Item(entry: TarEntry(path: marker, kind: .regular(size: 0), mode: 0o600, mtime: epoch), host: nil))
+                if attributes["trusted.overlay.opaque"] == [0x79] {
+                    opaque.append(path)
+                    if below?.isDirectory == true {
+                        let marker = Whiteout.opaque(directory: path).entryPath
+                        items.append(Item(entry: TarEntry(path: marker, kind: .regular(size: 0), mode: 0o600, mtime: epoch), host: nil))
+                    }
                 }
             case .regular:
-                if status.linkCount > 1, let first = firstPathOfInode[status.inode] {
-                    kind = .hardlink(target: first)
-                } else {
-                    if status.linkCount > 1 { firstPathOfInode[status.inode] = path }
-                    kind = .regular(size: status.size)
-                }
+                kind = .regular(size: status.size)
             case .symlink:
                 kind = .symlink(target: try FileSystem.readSymlink(file.hostPath))
             case .characterDevice:
@@ -76,16 +78,32 @@ public struct OverlayCapture {
                                  mtime: mtime, xattrs: xattrs)
             if case .regular = kind, let below, try unchanged(entry, host: file.hostPath, below: below) { return }
             if case .symlink = kind, let below, below.kind == entry.kind, below.uid == entry.uid, below.gid == entry.gid { return }
-            // Content is read only for a regular entry (not for a hard link to an earlier one).
-            var content: [UInt8]?
-            if case .regular = kind { content = file.hostPath }
-            items.append(Item(entry: entry, host: content))
+            if case .regular = kind, status.linkCount > 1 { linkedPaths[status.inode, default: []].append(path) }
+            items.append(Item(entry: entry, host: status.kind == .regular ? file.hostPath : nil))
+        }
+        // Files linked to each other: the first kept path (in archive order) carries the
+        // content, the others become hard links to it. A path left out as unchanged is no
+        // target, so no link points outside the layer.
+        var linkTarget: [RelativePath: RelativePath] = [:]
+        for paths in linkedPaths.values where paths.count > 1 {
+            let sorted = paths.sorted()
+            for other in sorted.dropFirst() { linkTarget[other] = sorted[0] }
+        }
+        for index in items.indices {
+            if let target = linkTarget[items[index].entry.path] {
+                items[index].entry.kind = .hardlink(target: target)
+                items[index].host = nil
+            }
         }
         // Folders copied up only because something inside them changed, and whose own
         // metadata did not, are kept only as the parents of what did change.
-        let kept = Set(items.filter { !$0.entry.isDirectory }.flatMap { $0.entry.path.ancestors })
+        var kept = Set<RelativePath>()
+        for item in items { kept.formUnion(item.entry.path.ancestors) }
         items.removeAll { item in
-            guard item.entry.isDirectory, let below = lower.entry(at: item.entry.path), below.isDirectory else { return false }
+            guard item.entry.isDirectory, !opaque.contains(item.entry.path),
+                  let below = lower.entry(at: item.entry.path), below.isDirectory,
+                  !opaque.contains(where: { $0.isAncestor(of: item.entry.path) })
+            else { return false }
             let same = below.mode == item.entry.mode && below.uid == item.entry.uid && below.gid == item.entry.gid && below.xattrs == item.entry.xattrs
             return same && !kept.contains(item.entry.path)
         }

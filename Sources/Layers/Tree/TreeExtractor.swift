@@ -193,7 +193,9 @@ public final class TreeExtractor {
                 throw LayersError.system(operation: "set the owner of", path: display(entry.path), errno: errno)
             }
         }
-        for (key, value) in entry.xattrs.sorted(by: { $0.key < $1.key }) {
+        // overlayfs' own attributes are never taken from a layer: in an unpacked lower dir they
+        // would redirect or hide paths.
+        for (key, value) in entry.xattrs.sorted(by: { $0.key < $1.key }) where !key.hasPrefix("trusted.overlay.") {
             let rc = value.withUnsafeBytes { fsetxattr(fd, key, $0.baseAddress, $0.count, 0) }
             if rc != 0 && !(errno == EPERM || errno == ENOTSUP) {
                 throw LayersError.system(operation: "set attribute \(key) on", path: display(entry.path), errno: errno)

@@ -346,7 +346,7 @@ public final class Builder: Sendable {
                                               status: outcome.status, output: outcome.tail)
         }
         RunStepExecutor.removeMountPoints(upper: outcome.machine.upper, below: tree)
-        try Normaliser.apply(toUpper: outcome.machine.upper, epoch: base.epoch)
+        try Normaliser.apply(toUpper: outcome.machine.upper, epoch: base.epoch, below: { tree.entry(at: $0) != nil })
         let unpacked = outcome.unpacked
         let capture = OverlayCapture(
             upper: outcome.machine.upper, lower: tree,

@@ -68,7 +68,7 @@ struct RunStepExecutor {
         let scratch = try Self.scratchFolder(in: store.temporaryPath)
         let machine = try OverlayMachine(lowers: unpacked.reversed(), scratch: scratch)
         let stepSecrets = secretIDs.compactMap { id in secrets[id].map { Secret(id: id, value: $0) } }
-        let masks = stepSecrets.map { String(decoding: $0.value, as: UTF8.self) }.filter { !$0.isEmpty }
+        let masks = Self.masks(for: stepSecrets)
         let tail = OutputTail()
         let command = Command(arguments: ["/bin/sh", "-eu", "-c", script], environment: environment,
                               workingDirectory: workdir, user: user, network: network, secrets: stepSecrets)
@@ -87,6 +87,25 @@ struct RunStepExecutor {
             machine.discard()
             throw error
         }
+    }
+
+    /// What to hide in output lines: each secret's value, and each line of a value that
+    /// spans lines (a PEM key) or ends with a newline, longest first so a whole value is
+    /// masked before its parts.
+    static func masks(for secrets: [Secret]) -> [String] {
+        var masks: Set<String> = []
+        for secret in secrets {
+            let value = String(decoding: secret.value, as: UTF8.self)
+            // (isNewline, not "\n": Swift reads "\r\n" as one character.)
+            let lines = value.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+            if lines.count == 1 {
+                masks.insert(lines[0])
+            } else {
+                // Shorter pieces would blank out ordinary words without hiding anything.
+                for line in lines where line.count >= 4 { masks.insert(line) }
+            }
+        }
+        return masks.sorted { ($0.count, $0) > ($1.count, $1) }
     }
 
     /// Removes the sandbox's mount points from the upper dir when the image below had none.
