@@ -204,7 +204,8 @@ public final class OverlayMachine: Machine {
 }
 
 extension String {
-    func trimmingCharacters(in characters: String) -> String {
+    /// The string without the trailing characters that are in `characters`.
+    public func trimmingCharacters(in characters: String) -> String {
         var result = Substring(self)
         while let last = result.last, characters.contains(last) { result.removeLast() }
         return String(result)

@@ -26,15 +26,7 @@ public struct UnpackedLayers: Sendable {
         for (layer, diffID) in zip(layers, diffIDs) {
             let target = path(diffID)
             if (try FileSystem.lstatIfExists(target)) == nil {
-                var template = Array("\(root)/.tmp-XXXXXX".utf8)
-                template.append(0)
-                let made = template.withUnsafeMutableBufferPointer { buffer in
-                    buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
-                }
-                guard made != nil else { throw LayersError.system(operation: "create a folder in", path: root, errno: errno) }
-                template.removeLast()
-                let temporary = String(decoding: template, as: UTF8.self)
-                chmod(temporary, 0o755)
+                let temporary = try FileSystem.makeTemporaryDirectory(in: root, prefix: ".tmp", mode: 0o755)
                 do {
                     let extractor = try TreeExtractor(root: temporary, whiteouts: .overlay, preserveOwnership: true)
                     try extractor.extract(layer: store.openLayer(layer, diffID: diffID))

@@ -12,12 +12,7 @@ enum Busybox {
 
     /// A lower dir with /bin/busybox and its applets, /etc/passwd and /etc/group.
     static func lower(at path: String) throws {
-        try Fixture.mkdir(path + "/bin")
-        let copy = try Command.run(["cp", "/bin/busybox", path + "/bin/busybox"])
-        guard copy.status == 0 else { throw FixtureError("cp busybox: \(copy.stderr)") }
-        for tool in tools { try Fixture.symlink("busybox", at: path + "/bin/\(tool)") }
-        try Fixture.write(path + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/srv:/bin/sh\n")
-        try Fixture.write(path + "/etc/group", "root:x:0:\nwww:x:33:\n")
+        try BusyboxRoot.write(at: path, applets: tools)
     }
 
     static func machine(_ dir: TemporaryDirectory) throws -> OverlayMachine {

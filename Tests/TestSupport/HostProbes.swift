@@ -57,3 +57,17 @@ public enum HostState {
         }
     }
 }
+
+/// A busybox-static root file system for tests that run commands.
+public enum BusyboxRoot {
+    /// Writes /bin/busybox (copied from the host's busybox-static), a symlink per applet, and
+    /// /etc/passwd and /etc/group with root and `web` (33:33, group `www`).
+    public static func write(at path: String, applets: [String]) throws {
+        try Fixture.mkdir(path + "/bin")
+        let copy = try Command.run(["cp", "/bin/busybox", path + "/bin/busybox"])
+        guard copy.status == 0 else { throw FixtureError("cp busybox: \(copy.stderr)") }
+        for applet in applets { try Fixture.symlink("busybox", at: path + "/bin/\(applet)") }
+        try Fixture.write(path + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/srv:/bin/sh\n")
+        try Fixture.write(path + "/etc/group", "root:x:0:\nwww:x:33:\n")
+    }
+}

@@ -8,12 +8,7 @@ enum BusyboxProject {
 
     /// The root file system of the tools image: /bin/busybox, its applets, /etc/passwd and /etc/group.
     static func rootfs(at path: String) throws {
-        try Fixture.mkdir(path + "/bin")
-        let copy = try Command.run(["cp", "/bin/busybox", path + "/bin/busybox"])
-        guard copy.status == 0 else { throw FixtureError("cp busybox: \(copy.stderr)") }
-        for applet in applets { try Fixture.symlink("busybox", at: path + "/bin/\(applet)") }
-        try Fixture.write(path + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/srv:/bin/sh\n")
-        try Fixture.write(path + "/etc/group", "root:x:0:\nwww:x:33:\n")
+        try BusyboxRoot.write(at: path, applets: applets)
         try Fixture.write(path + "/etc/old", "old\n")
         try Fixture.write(path + "/etc/doomed", "doomed\n")
     }

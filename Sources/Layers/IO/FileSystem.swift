@@ -213,6 +213,21 @@ public enum FileSystem {
         }
     }
 
+    /// Creates a new folder `DIR/PREFIX-XXXXXX` with mkdtemp and gives it `mode` (whatever
+    /// the umask); returns its path.
+    public static func makeTemporaryDirectory(in directory: String, prefix: String, mode: mode_t = 0o700) throws -> String {
+        var template = Array("\(directory)/\(prefix)-XXXXXX".utf8)
+        template.append(0)
+        let made = template.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
+        }
+        guard made != nil else { throw LayersError.system(operation: "create a temporary folder in", path: directory, errno: errno) }
+        template.removeLast()
+        let path = String(decoding: template, as: UTF8.self)
+        guard chmod(path, mode) == 0 else { throw LayersError.system(operation: "chmod", path: path, errno: errno) }
+        return path
+    }
+
     /// Creates a new file `DIR/PREFIX-XXXXXX` (mode 0644 whatever the umask) with mkstemp.
     public static func makeTemporaryFile(in directory: String, prefix: String) throws -> OpenFile {
         var template = Array("\(directory)/\(prefix)-XXXXXX".utf8)

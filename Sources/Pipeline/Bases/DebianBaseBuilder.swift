@@ -110,11 +110,3 @@ struct DebianBaseBuilder {
         return Timestamp.parseRFC3339("\(pad(year, 4))-\(pad(month + 1, 2))-\(pad(day, 2))T\(pad(clock[0], 2)):\(pad(clock[1], 2)):\(pad(clock[2], 2))Z")
     }
 }
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var result = Substring(self)
-        while let last = result.last, set.contains(last) { result.removeLast() }
-        return String(result)
-    }
-}

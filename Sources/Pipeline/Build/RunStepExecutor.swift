@@ -124,14 +124,7 @@ struct RunStepExecutor {
 
     /// `STORE/tmp/step-XXXXXX`, a name the machine makes its folders in.
     static func scratchFolder(in folder: String) throws -> String {
-        var template = Array("\(folder)/step-XXXXXX".utf8)
-        template.append(0)
-        let made = template.withUnsafeMutableBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
-        }
-        guard made != nil else { throw LayersError.system(operation: "create a folder in", path: folder, errno: errno) }
-        template.removeLast()
-        let path = String(decoding: template, as: UTF8.self)
+        let path = try FileSystem.makeTemporaryDirectory(in: folder, prefix: "step")
         rmdir(path)
         return path
     }

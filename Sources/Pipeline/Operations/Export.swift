@@ -203,16 +203,8 @@ public enum Exporter {
         guard (try? FileSystem.statPath(parent))?.kind == .directory else {
             throw PipelineError.badInput("the folder of \(path) does not exist")
         }
-        var template = Array("\(parent)/.bake-tmp-XXXXXX".utf8)
-        template.append(0)
-        let made = template.withUnsafeMutableBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
-        }
-        guard made != nil else { throw LayersError.system(operation: "create a temporary folder in", path: parent, errno: errno) }
-        template.removeLast()
-        let temp = String(decoding: template, as: UTF8.self)
-        // mkdtemp makes the folder 0700; a root file system's / is 0755 unless a layer says otherwise.
-        chmod(temp, 0o755)
+        // A root file system's / is 0755 unless a layer says otherwise.
+        let temp = try FileSystem.makeTemporaryDirectory(in: parent, prefix: ".bake-tmp", mode: 0o755)
         do {
             let skipped = try store.extract(layers: manifest.layers, diffIDs: diffIDs, into: temp)
             if (try FileSystem.lstatIfExists(path)) != nil { rmdir(path) }
