@@ -48,7 +48,7 @@ let package = Package(
         // Stage files -> model -> graph -> plan -> build; export, inspect, fsck.
         .target(
             name: "Pipeline",
-            dependencies: ["OCI", "Layers", "Provisioners", "Yams"]
+            dependencies: ["OCI", "Layers", "Provisioners", "CSandbox", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(

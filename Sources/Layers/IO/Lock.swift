@@ -1,11 +1,11 @@
 import Glibc
 
-/// A mutex for the few places Layers shares state between threads (the deflate pool).
-/// The pthread mutex lives at a fixed heap address, as pthreads requires.
-final class Lock: @unchecked Sendable {
+/// A mutex for state shared between threads (the deflate pool, images building in
+/// parallel). The pthread mutex lives at a fixed heap address, as pthreads requires.
+public final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -17,7 +17,7 @@ final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()

@@ -1,3 +1,4 @@
+import CSandbox
 import Glibc
 import Layers
 import OCI
@@ -97,7 +98,9 @@ enum HostTool {
     /// output line also goes to `line`.
     static func run(_ arguments: [String], environment: [String: String] = [:], line: ((String) -> Void)? = nil) throws -> (Int32, [UInt8]) {
         var pipe: [Int32] = [-1, -1]
-        guard Glibc.pipe(&pipe) == 0 else { throw LayersError.system(operation: "create a pipe for", path: arguments[0], errno: errno) }
+        // Close-on-exec: a tool another thread starts meanwhile must not hold the write end
+        // (posix_spawn's dup2 gives this tool its copies without the flag).
+        guard bake_pipe_cloexec(&pipe) == 0 else { throw LayersError.system(operation: "create a pipe for", path: arguments[0], errno: errno) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -114,8 +117,8 @@ enum HostTool {
         }
         for (key, value) in environment { env[key] = value }
         var pid: pid_t = 0
-        let status: Int32 = CStringArray.with(arguments) { argv in
-            CStringArray.with(env.map { "\($0.key)=\($0.value)" }.sorted()) { envp in
+        let status: Int32 = CStrings.with(arguments) { argv in
+            CStrings.with(env.map { "\($0.key)=\($0.value)" }.sorted()) { envp in
                 posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
             }
         }
@@ -144,15 +147,5 @@ enum HostTool {
         var exit: Int32 = 0
         while waitpid(pid, &exit, 0) < 0 && errno == EINTR {}
         return ((exit & 0x7f) == 0 ? (exit >> 8) & 0xff : 128 + (exit & 0x7f), output)
-    }
-}
-
-/// NULL-terminated C string arrays that live for the duration of a closure.
-enum CStringArray {
-    static func with<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> T) rethrows -> T {
-        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        pointers.append(nil)
-        defer { pointers.forEach { free($0) } }
-        return try pointers.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 }

@@ -39,7 +39,7 @@ public final class Builder: Sendable {
     let reporter: BuildReporter
     let evaluator: StepEvaluator
     /// Serialises the store's index and records between images building in parallel.
-    private let indexLock = ThreadLock()
+    private let indexLock = Lock()
 
     public init(project: Project, store: ContentStore, reporter: BuildReporter) {
         self.project = project
@@ -160,7 +160,7 @@ public final class Builder: Sendable {
     }
 
     private final class ScheduleState: @unchecked Sendable {
-        let lock = ThreadLock()
+        let lock = Lock()
         var done: [String: BuiltImage] = [:]
         var running: Set<String> = []
         var failure: (any Error)?

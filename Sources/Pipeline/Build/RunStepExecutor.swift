@@ -169,7 +169,7 @@ struct RunStepExecutor {
 
 /// Lines a command printed after a marker line (how an apt step reports package versions).
 final class MarkedLines: @unchecked Sendable {
-    private let lock = ThreadLock()
+    private let lock = Lock()
     private let marker: String
     private var seen = false
     private var collected: [String] = []
@@ -193,7 +193,7 @@ final class MarkedLines: @unchecked Sendable {
 
 /// The last lines of a command's output, kept for the error message of a failing step.
 final class OutputTail: @unchecked Sendable {
-    private let lock = ThreadLock()
+    private let lock = Lock()
     private var kept: [String] = []
 
     func add(_ line: String) {

@@ -104,7 +104,7 @@ extension String {
 /// no-op build of a large context only lists and stats it, on every core.
 public final class InputHasher: @unchecked Sendable {
     private let store: ContentStore
-    private let lock = ThreadLock()
+    private let lock = Lock()
     private var hashed = 0
     private let threads = GzipSink.defaultThreads
 

@@ -45,7 +45,7 @@ public enum CacheMiss: Error, Sendable, Hashable {
 /// The step cache: key -> layer.
 public final class StepCache: @unchecked Sendable {
     let store: ContentStore
-    private let lock = ThreadLock()
+    private let lock = Lock()
     private var verifications = 0
 
     public init(store: ContentStore) {
