@@ -70,7 +70,7 @@ struct SandboxTests {
         let machine = try Busybox.machine(dir)
         let (status, _) = try Busybox.run(machine, "sleep 31338 & sleep 31339 & exit 3")
         #expect(status == 3)
-        #expect(HostState.processes(containing: "sleep 3133").isEmpty)
+        #expect(HostState.processes(containing: "sleep 31338").isEmpty && HostState.processes(containing: "sleep 31339").isEmpty)
         #expect(HostState.mounts(under: machine.scratch).isEmpty)
         machine.discard()
         #expect(!FileManager.default.fileExists(atPath: machine.scratch))

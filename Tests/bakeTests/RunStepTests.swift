@@ -14,7 +14,7 @@ struct RunStepTests {
               rm /etc/doomed
               mkdir -p /srv/www && echo hello > /srv/www/index.html && chown -R 33:33 /srv/www
               ln -s /srv/www /www
-              sleep 1000 &
+              sleep 31400 &
           - run: hostname > /etc/built-on; umask > /etc/umask; echo "$TZ $LC_ALL $HOME $PATH" > /etc/env
           - run: test "$(id -u)" = 33 && ls / > /dev/null && touch /srv/www/by-web && rm /srv/www/by-web
             user: web
@@ -30,7 +30,8 @@ struct RunStepTests {
     func aRunStepCreatesChangesAndDeletesAndUmociSeesExactlyThat() throws {
         let dir = TemporaryDirectory("bake-run")
         let project = dir.at("p")
-        try BusyboxProject.write(at: project, images: ["site": Self.changes])
+        // Its own number for the background sleep: other tests build `changes` at the same time.
+        try BusyboxProject.write(at: project, images: ["site": Self.changes.replacingOccurrences(of: "sleep 31400", with: "sleep 31406")])
         let build = try BakeCLI.run(["--progress", "plain", "build", "site"], in: project)
         #expect(build.status == 0, "\(build.stderr)")
         let bundle = dir.at("bundle")
@@ -57,7 +58,7 @@ struct RunStepTests {
         #expect(try Fixture.read(bundle + "/rootfs/etc/umask") == "0022\n")
         #expect(try Fixture.read(bundle + "/rootfs/etc/env") == "UTC C.UTF-8 /root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
         // The background process died with its step, and nothing stays mounted.
-        #expect(HostState.processes(containing: "sleep 1000").isEmpty)
+        #expect(HostState.processes(containing: "sleep 31406").isEmpty)
         #expect(HostState.mounts(under: project).isEmpty)
         // A run step's layer records its command.
         let inspect = try BakeCLI.run(["inspect", "site", "--json"], in: project)
@@ -102,13 +103,13 @@ struct RunStepTests {
     @Test func aFailingStepFailsTheBuildWithItsOutputAndLeavesNothingBehind() throws {
         let dir = TemporaryDirectory("bake-run")
         try BusyboxProject.write(at: dir.at("p"), images: [
-            "broken": "from: tools\nsteps:\n  - run: |\n      sleep 1001 &\n      echo about to fail\n      exit 3\n",
+            "broken": "from: tools\nsteps:\n  - run: |\n      sleep 31401 &\n      echo about to fail\n      exit 3\n",
         ])
         let result = try BakeCLI.run(["--progress", "plain", "build", "broken"], in: dir.at("p"))
         #expect(result.status == 1)
         #expect(result.stderr.contains("broken step 1 | about to fail"), "\(result.stderr)")
         #expect(result.stderr.contains("step 1 of broken failed: its command exited with status 3"))
-        #expect(HostState.processes(containing: "sleep 1001").isEmpty)
+        #expect(HostState.processes(containing: "sleep 31401").isEmpty)
         #expect(HostState.mounts(under: dir.path).isEmpty)
         // Nothing is recorded under the name, nothing is left in the store's scratch space.
         #expect(try BakeCLI.run(["inspect", "broken"], in: dir.at("p")).status != 0)
@@ -119,13 +120,13 @@ struct RunStepTests {
     @Test func anInterruptedStepLeavesNoProcessNoMountAndAStoreThatWorks() throws {
         let dir = TemporaryDirectory("bake-run")
         let project = dir.at("p")
-        try BusyboxProject.write(at: project, images: ["slow": "from: tools\nsteps:\n  - run: sleep 1002 & sleep 1003\n"])
+        try BusyboxProject.write(at: project, images: ["slow": "from: tools\nsteps:\n  - run: sleep 31402 & sleep 31403\n"])
         let build = try Self.start(["build", "slow"], in: project)
-        try Self.waitFor { !HostState.processes(containing: "sleep 1003").isEmpty }
+        try Self.waitFor { !HostState.processes(containing: "sleep 31403").isEmpty }
         build.interrupt()
         build.waitUntilExit()
         #expect(build.terminationReason == .exit && build.terminationStatus == 130)
-        #expect(HostState.processes(containing: "sleep 100").isEmpty)
+        #expect(HostState.processes(containing: "sleep 31402").isEmpty && HostState.processes(containing: "sleep 31403").isEmpty)
         #expect(HostState.mounts(under: dir.path).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: project + "/.bake/tmp").isEmpty)
         #expect(try BakeCLI.run(["fsck"], in: project).status == 0)
@@ -229,13 +230,13 @@ struct RunStepTests {
         try BusyboxProject.write(at: project, images: ["site": Self.changes])
         #expect(try BakeCLI.run(["build", "site"], in: project).status == 0)
         // (The sleep's argument is computed, so that only the sleep's command line, not
-        // bake's, holds "sleep 1005".)
-        let run = try Self.start(["run", "site", "--", "sh", "-c", "sleep 1004 & sleep $((1000 + 5))"], in: project)
-        try Self.waitFor { !HostState.processes(containing: "sleep 1005").isEmpty }
+        // bake's, holds "sleep 31405".)
+        let run = try Self.start(["run", "site", "--", "sh", "-c", "sleep 31404 & sleep $((31400 + 5))"], in: project)
+        try Self.waitFor { !HostState.processes(containing: "sleep 31405").isEmpty }
         run.interrupt()
         run.waitUntilExit()
         #expect(run.terminationReason == .exit && run.terminationStatus == 130, "\(run.terminationReason) \(run.terminationStatus)")
-        #expect(HostState.processes(containing: "sleep 100").isEmpty)
+        #expect(HostState.processes(containing: "sleep 31404").isEmpty && HostState.processes(containing: "sleep 31405").isEmpty)
         #expect(HostState.mounts(under: dir.path).isEmpty)
     }
 
