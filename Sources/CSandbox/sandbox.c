@@ -535,3 +535,18 @@ int bake_sandbox_wait(pid_t pid, int *status) {
 }
 
 int bake_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+// --- a bake process in a changed environment (bake verify) ---
+
+pid_t bake_spawn_changed(const char *path, char *const argv[], char *const envp[], const char *hostname,
+                         unsigned int mask, int stdout_fd) {
+    // A raw clone with a new UTS namespace, so the child can have its own hostname; from
+    // here to execve only system calls run (the parent is multithreaded).
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+    if (pid != 0) return pid;
+    if (hostname != NULL && sethostname(hostname, strlen(hostname)) != 0) _exit(126);
+    umask((mode_t)mask);
+    if (stdout_fd >= 0 && dup2(stdout_fd, 1) < 0) _exit(126);
+    execve(path, argv, envp);
+    _exit(127);
+}

@@ -50,12 +50,14 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case commandFailed(image: String, what: String, location: SourceLocation, status: Int32, output: [String])
     /// Something that is not the user's input failed (the store, the file system).
     case failed(String)
+    /// `--locked`: an image came out different from bake.lock.
+    case lockMismatch(image: String, differences: [String])
 
     /// True when the user's input is at fault: exit code 2.
     public var isBadInput: Bool {
         switch self {
         case .invalidStageFiles, .notSupportedYet, .badInput, .stepInput: return true
-        case .stepFailed, .commandFailed, .failed: return false
+        case .stepFailed, .commandFailed, .failed, .lockMismatch: return false
         }
     }
 
@@ -71,6 +73,10 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return "\(location): step \(step) of \(image) failed: \(cause)"
         case .stepInput(let image, let step, let location, let message):
             return "\(location): step \(step) of \(image): \(message)"
+        case .lockMismatch(let image, let differences):
+            var text = "\(image) differs from bake.lock (--locked): \(differences.first ?? "")"
+            for more in differences.dropFirst().prefix(20) { text += "\n  \(more)" }
+            return text + "\nbuild without --locked to accept the new result into bake.lock, or run 'bake verify \(image)' to find the cause"
         case .commandFailed(let image, let what, let location, let status, let output):
             var text = "\(location): \(what) of \(image) failed: its command exited with status \(status)"
             if !output.isEmpty {

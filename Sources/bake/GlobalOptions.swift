@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Pipeline
 
 /// Options every command takes, before or after the command name.
@@ -25,5 +26,10 @@ struct GlobalOptions: ParsableArguments {
             Console.standardError("bake: waiting for another bake process to release the store lock \(path)")
         }
         return workspace
+    }
+
+    /// The revision, source and version written into images built in `workspace`.
+    func metadata(_ workspace: Workspace) -> SourceMetadata {
+        SourceMetadata.discover(directory: workspace.directory, environment: ProcessInfo.processInfo.environment)
     }
 }

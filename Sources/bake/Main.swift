@@ -61,12 +61,18 @@ struct Bake: ParsableCommand {
               bake build app                 build app and the images it is built on
               bake plan                      show each step as a cache HIT or a BUILD, and why
               bake why app                   the first input that changed since app was built
+              bake verify app                rebuild from nothing elsewhere and prove the same bytes
+              bake history app               past builds; bake export app@3 ... rolls back
               bake run app                   run app's entrypoint in the sandbox
               bake inspect app --json        digests, layers and config of a built image
               bake export app --format docker-archive --output app.tar
+              bake outdated                  which images have a newer upstream than bake.lock pins
             """,
         version: BakeVersion.current,
-        subcommands: [Build.self, Plan.self, Why.self, Run.self, Inspect.self, Graph.self, Export.self, Fsck.self, Gc.self]
+        subcommands: [
+            Build.self, Plan.self, Why.self, Verify.self, Run.self, Inspect.self, History.self, Graph.self, Export.self,
+            Update.self, Outdated.self, Fsck.self, Gc.self,
+        ]
     )
 
     @OptionGroup var global: GlobalOptions

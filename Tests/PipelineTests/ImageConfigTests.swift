@@ -34,7 +34,10 @@ import TestSupport
         let app = try #require(images.first { $0.name == "app" }?.config.config)
         // Parent's variables keep their place, changed in place; new ones follow, sorted.
         #expect(app.env == ["LANG=en_US.UTF-8", "PATH=/bin", "ALPHA=a", "ZED=z"])
-        #expect(app.labels == ["tier": "app"])
+        // The stage's labels, over the metadata labels bake sets on every image.
+        #expect(app.labels?.filter { !$0.key.hasPrefix("org.opencontainers.image.") } == ["tier": "app"])
+        #expect(app.labels?["org.opencontainers.image.base.name"] == "base")
+        #expect(app.labels?["org.opencontainers.image.created"] == "1970-01-01T00:00:00Z")
         #expect(app.user == "nobody")
         #expect(app.workingDir == "/srv/app")
         #expect(app.entrypoint == ["/bin/sh", "-c"])

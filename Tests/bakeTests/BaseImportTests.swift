@@ -48,6 +48,8 @@ struct BaseImportTests {
         Fixture.setMtime(other + "/images/box/busybox.tar.gz", seconds: 1_000_000)
         let second = try BakeCLI.run(["build", "box"], in: other)
         #expect(BakeCLI.digests(second.stdout)["box"] == BakeCLI.digests(first.stdout)["box"])
+        let verify = try BakeCLI.run(["verify", "box"], in: project)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
     }
 
     @Test(arguments: [
@@ -97,6 +99,8 @@ struct BaseImportTests {
         #expect(layers.count == sourceLayers.count + 1)
         #expect(Array(layers.prefix(sourceLayers.count)) == sourceLayers, "the base's layers are imported as they are")
         #expect(try BakeCLI.run(["run", "app", "--", "cat", "/top"], in: project).stdout == "on top\n")
+        let verify = try BakeCLI.run(["verify", "app"], in: project)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
 
         // A blob of the layout changed behind bake's back: refused in a fresh store.
         let blob = layout + "/blobs/sha256/" + sourceLayers[0].dropFirst("sha256:".count)

@@ -4,7 +4,7 @@ import TestSupport
 /// A project whose `tools` image is busybox-static on scratch, for tests of run steps.
 enum BusyboxProject {
     static let applets = ["sh", "ls", "echo", "cat", "id", "hostname", "rm", "sleep", "wget", "mkdir", "touch", "test", "wc",
-                          "grep", "true", "false", "env", "pwd", "ln", "chmod", "chown", "printf", "umask", "date", "sort", "tr"]
+                          "grep", "true", "false", "env", "pwd", "ln", "chmod", "chown", "printf", "umask", "date", "sort", "tr", "mktemp"]
 
     /// The root file system of the tools image: /bin/busybox, its applets, /etc/passwd and /etc/group.
     static func rootfs(at path: String) throws {

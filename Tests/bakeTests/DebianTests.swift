@@ -49,6 +49,14 @@ struct DebianTests {
         // The same pipeline again: every step a cache hit.
         let steps = try BakeCLI.build(["web"], in: project)
         #expect(Set(steps.values) == ["cached"], "\(steps)")
+        // bake.lock pins the release and records the apt step's packages.
+        let lock = try Fixture.read(project + "/bake.lock")
+        #expect(lock.contains("\"debian.release\""), "\(lock)")
+        #expect(lock.contains("\"hello="), "\(lock)")
+        // Rebuilt from nothing in a changed environment: the same bytes, base and web.
+        let verify = try BakeCLI.run(["--progress", "plain", "verify", "web"], in: project)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr.suffix(3000))")
+        #expect(verify.stdout.split(separator: "\n").filter { $0.contains("reproduced") }.count == 2, "\(verify.stdout)")
     }
 
     @Test func aMissingMmdebstrapIsAClearErrorNamingThePackage() throws {

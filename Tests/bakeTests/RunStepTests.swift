@@ -80,6 +80,10 @@ struct RunStepTests {
         #expect(digests[0]["site"] != nil)
         #expect(digests[0] == digests[1])
         #expect(digests[0] == digests[2])
+        // The image built under umask 077 verifies (the rebuild then runs under 022).
+        let verify = try BakeCLI.run(["verify", "site"], in: dirs[1].at("p"), umask: "077")
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stderr.contains("umask 0022"))
     }
 
     @Test func withoutNetworkAStepCannotReachTheHostAndWithItItCan() throws {
@@ -172,6 +176,11 @@ struct RunStepTests {
         // The search does see inside decompressed layers.
         #expect(try BusyboxProject.linesInTheStore(project, containing: "token is $(cat /run/secrets/file)") > 0)
         #expect(try BusyboxProject.linesInTheStore(project, containing: "BusyBox v") > 0)
+        // verify rebuilds with the same secrets and finds the same bytes.
+        let verify = try BakeCLI.run(["verify", "app", "--secret", "id=api,env=API_TOKEN", "--secret", "id=file,src=\(dir.at("token.txt"))"],
+                                     in: project, environment: ["API_TOKEN": value])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(!verify.stdout.contains(value) && !verify.stderr.contains(value))
         // A secret file that does not exist is bad input.
         let missing = try BakeCLI.run(["build", "app", "--secret", "id=api,src=/nonexistent", "--secret", "id=file,env=NOPE"], in: project)
         #expect(missing.status == 2)

@@ -23,10 +23,14 @@ struct DebianBaseBuilder {
     }
 
     func resolve(
-        _ debian: DebianBase, stage: Stage, sourceDateEpoch: Int64?, noCache: Bool, build: Bool, threads: Int
+        _ debian: DebianBase, stage: Stage, sourceDateEpoch: Int64?, noCache: Bool, build: Bool, threads: Int,
+        pins: [String: String]?
     ) throws -> (ImageBase, BaseLayer?, [String: String])? {
         let mirror = debian.mirror ?? Self.defaultMirror
-        let release = try Self.fetchRelease(mirror: mirror, suite: debian.suite, location: stage.baseLocation)
+        // The release bake.lock pins, if it pins this suite of this mirror: a cached base
+        // then needs no network at all. Otherwise the mirror's current release.
+        let pinned = Self.pinned(pins, mirror: mirror, suite: debian.suite)
+        let release = try pinned ?? Self.fetchRelease(mirror: mirror, suite: debian.suite, location: stage.baseLocation)
         let epoch = sourceDateEpoch ?? release.date
         let spec = StepSpec(kind: "debian", arguments: [
             "suite": debian.suite, "variant": debian.variant, "packages": debian.packages.joined(separator: ","),
@@ -35,14 +39,23 @@ struct DebianBaseBuilder {
         let key = try CacheKey(parent: CacheKey.scratch, spec: spec, inputs: nil, secrets: [], network: true, epoch: epoch)
         let summary = "debian \(debian.suite) \(debian.variant)" + (debian.packages.isEmpty ? "" : " +" + debian.packages.joined(separator: ","))
             + " from \(mirror) (InRelease \(release.digest))"
-        let upstream = ["debian.suite": debian.suite, "debian.mirror": mirror, "debian.release": release.digest.description,
-                        "debian.date": Timestamp.rfc3339(release.date)]
+        let upstream = Self.pins(release, mirror: mirror, suite: debian.suite)
         let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
         if !noCache, case .success(let hit) = evaluator.cache.lookup(key.digest, repair: build) {
             let base = BaseLayer(key: key, layer: hit.layer, history: hit.history, cached: true, reason: nil)
             return (ExternalBases.oneLayer(base, epoch: epoch, environment: environment), base, upstream)
         }
         guard build else { return nil }
+        if let pinned {
+            // Building again needs the pinned release to still be the mirror's.
+            let current = try Self.fetchRelease(mirror: mirror, suite: debian.suite, location: stage.baseLocation)
+            guard current.digest == pinned.digest else {
+                throw PipelineError.failed(
+                    "\(stage.baseLocation): bake.lock pins Debian \(debian.suite) at InRelease \(pinned.digest) (\(Timestamp.rfc3339(pinned.date))), "
+                        + "but \(mirror) now serves \(current.digest) (\(Timestamp.rfc3339(current.date))) and the pinned release cannot be fetched again; "
+                        + "run 'bake update \(stage.name)' to move the pin (\(stage.name) and the images built on it are rebuilt)")
+            }
+        }
         guard let mmdebstrap = HostTool.path("mmdebstrap") else {
             throw ProvisionersError.missingTool(tool: "mmdebstrap (needed for 'from: {debian: ...}')", package: "mmdebstrap")
         }
@@ -78,9 +91,27 @@ struct DebianBaseBuilder {
         return (ExternalBases.oneLayer(base, epoch: epoch, environment: environment), base, upstream)
     }
 
+    /// The lock's pins of a release.
+    static func pins(_ release: Release, mirror: String, suite: String) -> [String: String] {
+        ["debian.suite": suite, "debian.mirror": mirror, "debian.release": release.digest.description,
+         "debian.date": Timestamp.rfc3339(release.date)]
+    }
+
+    /// The release `pins` hold for this mirror and suite, if any.
+    static func pinned(_ pins: [String: String]?, mirror: String, suite: String) -> Release? {
+        guard let pins, pins["debian.mirror"] == mirror, pins["debian.suite"] == suite,
+              let digest = pins["debian.release"].flatMap({ try? Digest(parsing: $0) }),
+              let date = pins["debian.date"].flatMap(Timestamp.parseRFC3339) else { return nil }
+        return Release(url: releaseURL(mirror: mirror, suite: suite), digest: digest, date: date)
+    }
+
+    static func releaseURL(mirror: String, suite: String) -> String {
+        mirror.hasSuffix("/") ? "\(mirror)dists/\(suite)/InRelease" : "\(mirror)/dists/\(suite)/InRelease"
+    }
+
     /// Downloads `MIRROR/dists/SUITE/InRelease`.
     static func fetchRelease(mirror: String, suite: String, location: SourceLocation) throws -> Release {
-        let url = mirror.hasSuffix("/") ? "\(mirror)dists/\(suite)/InRelease" : "\(mirror)/dists/\(suite)/InRelease"
+        let url = releaseURL(mirror: mirror, suite: suite)
         guard let curl = HostTool.path("curl") else {
             throw ProvisionersError.missingTool(tool: "curl (needed to read the Debian release file)", package: "curl")
         }

@@ -22,7 +22,10 @@ struct ExternalBases {
 
     /// The base of `stage`, building its first layer if it must and `build` allows; nil
     /// when it is not built and `build` is false (a plan).
-    func resolve(_ stage: Stage, sourceDateEpoch: Int64?, noCache: Bool, build: Bool, threads: Int) throws -> (ImageBase, BaseLayer?, [String: String])? {
+    /// `pins` are the image's external pins from bake.lock, used instead of asking upstream.
+    func resolve(
+        _ stage: Stage, sourceDateEpoch: Int64?, noCache: Bool, build: Bool, threads: Int, pins: [String: String]?
+    ) throws -> (ImageBase, BaseLayer?, [String: String])? {
         switch stage.base {
         case .scratch:
             return (.scratch(epoch: sourceDateEpoch), nil, [:])
@@ -32,7 +35,8 @@ struct ExternalBases {
             throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {image: ...}'")
         case .debian(let debian):
             return try DebianBaseBuilder(store: store, evaluator: evaluator, reporter: reporter)
-                .resolve(debian, stage: stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: build, threads: threads)
+                .resolve(debian, stage: stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: build, threads: threads,
+                         pins: pins)
         case .ociLayout(let path, let ref):
             return try OCILayoutImporter(store: store).resolve(path: path, ref: ref, stage: stage, sourceDateEpoch: sourceDateEpoch, importBlobs: build)
         case .rootfs(let path):

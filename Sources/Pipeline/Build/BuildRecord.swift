@@ -33,6 +33,8 @@ public struct BuildRecord: Sendable, Codable {
     public var checks: Digest?
     /// External upstreams the image was built from (a Debian release file...).
     public var upstream: [String: String]?
+    /// The revision, source and version written into the image.
+    public var metadata: SourceMetadata?
     public var finishedAt: String
 
     static func folder(_ image: String, store: ContentStore) -> String {

@@ -60,6 +60,8 @@ public struct BuiltImage: Sendable {
     public var parent: ParentImage?
     /// Wall-clock seconds the image took.
     public var seconds: Double
+    /// External pins of its base (a Debian release), empty for other bases.
+    public var upstream: [String: String] = [:]
 
     public var manifestDescriptor: Descriptor { assembled.manifestDescriptor }
     public var manifest: Manifest { assembled.manifest }

@@ -17,10 +17,15 @@ public struct BuildOptions: Sendable {
     public var jobs: Int
     /// Secret values by id (`--secret`); only their ids ever enter a key or a record.
     public var secrets: [String: [UInt8]]
+    /// Revision, source and version written into every image.
+    public var metadata: SourceMetadata
+    /// `--locked`: fail when a result differs from bake.lock, and leave bake.lock as it is.
+    public var locked: Bool
 
     public init(
         targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads,
-        noCache: Bool = false, jobs: Int = 1, secrets: [String: [UInt8]] = [:]
+        noCache: Bool = false, jobs: Int = 1, secrets: [String: [UInt8]] = [:], metadata: SourceMetadata = SourceMetadata(),
+        locked: Bool = false
     ) {
         self.targets = targets
         self.sourceDateEpoch = sourceDateEpoch
@@ -28,6 +33,8 @@ public struct BuildOptions: Sendable {
         self.noCache = noCache
         self.jobs = max(1, jobs)
         self.secrets = secrets
+        self.metadata = metadata
+        self.locked = locked
     }
 }
 
@@ -54,23 +61,37 @@ public final class Builder: Sendable {
         let order = try project.buildOrder(for: options.targets)
         try Self.checkSupported(order.map { project.stages[$0]! })
         try Self.checkSecrets(order.map { project.stages[$0]! }, given: options.secrets)
+        let lock = try LockFile.load(directory: project.directory)
+        if options.locked {
+            for name in order where lock?.images[name]?.isBuilt != true {
+                throw PipelineError.lockMismatch(image: name, differences: [
+                    lock == nil ? "the project has no bake.lock" : "bake.lock has no result for it"])
+            }
+        }
 
         // The lock first: two processes creating a fresh store must not race on its files.
-        let lock = try store.lock(exclusive: true) { reporter.report(.waitingForLock(store.lockPath)) }
-        defer { withExtendedLifetime(lock) {} }
+        let storeLock = try store.lock(exclusive: true) { reporter.report(.waitingForLock(store.lockPath)) }
+        defer { withExtendedLifetime(storeLock) {} }
         try store.create()
         try store.validateLayout()
         try store.removeTemporaryFiles()
 
         let built = try schedule(order, jobs: options.jobs) { name, parent in
-            try self.buildImage(self.project.stages[name]!, parent: parent, options: options)
+            try self.buildImage(self.project.stages[name]!, parent: parent, options: options, lock: lock?.images[name])
         }
-        return try order.map { name in
+        let images = try order.map { name in
             guard let image = built[name] else {
                 throw PipelineError.failed("bake did not build \(name) and does not know why; please report this")
             }
             return image
         }
+        if !options.locked {
+            var updated = lock ?? LockFile()
+            for image in images { updated.images[image.name] = try LockFile.Image(image, options: options) }
+            updated.keepOnly(Set(project.names))
+            try updated.save(directory: project.directory)
+        }
+        return images
     }
 
     /// Rejects, with their location, the parts of stage files this version cannot build.
@@ -106,7 +127,9 @@ public final class Builder: Sendable {
         let state = ScheduleState()
         let finished = DispatchSemaphore(value: 0)
         while true {
+            var doneBefore = 0
             let launch: [(String, BuiltImage?)] = state.lock.withLock {
+                doneBefore = state.done.count
                 guard state.failure == nil else { return [] }
                 var ready: [(String, BuiltImage?)] = []
                 for name in order where state.done[name] == nil && !state.running.contains(name) {
@@ -143,9 +166,10 @@ public final class Builder: Sendable {
             if done == order.count && running == 0 { break }
             if running == 0 {
                 if failure != nil { break }
-                // Whatever was launched has already finished: look for what is ready now.
-                // Nothing launched and nothing running would mean an image can never start.
-                guard !launch.isEmpty else {
+                // Whatever was launched, or was running, has already finished: look for what
+                // is ready now. Nothing launched, nothing finished since and nothing running
+                // would mean an image can never start.
+                guard !launch.isEmpty || done != doneBefore else {
                     let finishedNames = state.lock.withLock { Set(state.done.keys) }
                     let waiting = order.filter { !finishedNames.contains($0) }
                     throw PipelineError.failed("bake could not schedule \(waiting.joined(separator: ", ")); please report this")
@@ -168,7 +192,7 @@ public final class Builder: Sendable {
 
     // MARK: - One image
 
-    private func buildImage(_ stage: Stage, parent: BuiltImage?, options: BuildOptions) throws -> BuiltImage {
+    private func buildImage(_ stage: Stage, parent: BuiltImage?, options: BuildOptions, lock: LockFile.Image?) throws -> BuiltImage {
         let started = ContinuousClock.now
         reporter.report(.imageStarted(image: stage.name, file: stage.file, base: stage.base.description, steps: stage.steps.count))
         let previous = BuildRecord.latest(stage.name, store: store)
@@ -176,14 +200,14 @@ public final class Builder: Sendable {
         let base: ImageBase
         var upstream: [String: String] = [:]
         if let parent {
-            base = .image(parent.assembled, sourceDateEpoch: options.sourceDateEpoch)
+            base = try .image(parent.assembled, sourceDateEpoch: options.sourceDateEpoch)
         } else {
             let baseStarted = ContinuousClock.now
             let resolved: (ImageBase, BaseLayer?, [String: String])?
             do {
                 resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: reporter).resolve(
                     stage, sourceDateEpoch: options.sourceDateEpoch, noCache: options.noCache, build: true,
-                    threads: options.compressionThreads)
+                    threads: options.compressionThreads, pins: lock?.upstream)
             } catch let error as LayersError {
                 throw PipelineError.failed("\(stage.baseLocation): the base of \(stage.name) could not be made: \(error)")
             }
@@ -242,7 +266,13 @@ public final class Builder: Sendable {
             reporter.report(.stepFinished(result))
         }
 
-        let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories)
+        let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories, metadata: options.metadata)
+        if options.locked {
+            // A result that differs from bake.lock is not named.
+            let differences = try LockCheck.differences(
+                assembled, steps: results, locked: lock, metadata: options.metadata, store: store)
+            if !differences.isEmpty { throw PipelineError.lockMismatch(image: stage.name, differences: differences) }
+        }
         try store.ensure(assembled.configBytes)
         try store.ensure(assembled.manifestBytes)
         let checksDigest = try Self.checksDigest(stage)
@@ -252,14 +282,14 @@ public final class Builder: Sendable {
             try runChecks(stage, image: assembled, epoch: base.epoch)
         }
         var image = BuiltImage(name: stage.name, assembled: assembled, steps: results, parent: base.parent,
-                               seconds: Self.seconds(since: started))
+                               seconds: Self.seconds(since: started), upstream: upstream)
         try indexLock.withLock {
             if try store.image(named: stage.name)?.digest != assembled.manifestDescriptor.digest {
                 try store.setImage(stage.name, manifest: assembled.manifestDescriptor)
             }
             // A build that changed nothing leaves no record (and writes nothing at all).
             if results.contains(where: { !$0.cached }) || previous?.manifest != assembled.manifestDescriptor.digest
-                || previous?.checks != checksDigest {
+                || previous?.checks != checksDigest || previous?.sourceDateEpoch != options.sourceDateEpoch {
                 _ = try BuildRecord.write(BuildRecord(
                     image: stage.name, sequence: 0, manifest: assembled.manifestDescriptor.digest,
                     config: assembled.manifest.config.digest, parent: base.parent, baseState: base.state,
@@ -270,7 +300,7 @@ public final class Builder: Sendable {
                               cached: $0.cached, seconds: $0.seconds, packages: $0.packages)
                     },
                     sourceDateEpoch: options.sourceDateEpoch, checks: checksDigest, upstream: upstream.isEmpty ? nil : upstream,
-                    finishedAt: Timestamp.rfc3339(Int64(time(nil)))
+                    metadata: options.metadata, finishedAt: Timestamp.rfc3339(Int64(time(nil)))
                 ), store: store)
             }
         }

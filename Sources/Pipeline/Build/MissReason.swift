@@ -25,7 +25,9 @@ public struct MissReason: Sendable, CustomStringConvertible {
                     return MissReason(summary: "step \(number - 1) made a different layer", details: [])
                 }
                 if let base {
-                    return MissReason(summary: "its base image \(base.name) changed (\(old.parent.short) -> \(key.parent.short))", details: [])
+                    // Named by manifest digests, as `bake inspect` shows them (the key holds the content state).
+                    let before = previous.parent?.digest.short ?? old.parent.short
+                    return MissReason(summary: "its base image \(base.name) changed (\(before) -> \(base.digest.short))", details: [])
                 }
                 return MissReason(summary: "the image below changed (\(old.parent.short) -> \(key.parent.short))", details: [])
             }

@@ -6,8 +6,9 @@ import OCI
 /// key(step) = sha256 of the canonical JSON of:
 /// - `format`: bake's layer format version (`LayerFormat.version`) and the zlib version,
 ///   since either changes the bytes a step produces from the same inputs;
-/// - `parent`: the state the step runs on, by its output: for the first step, the manifest
-///   digest of the image below (`scratch` for none); for a later step, sha256 of the previous
+/// - `parent`: the state the step runs on, by its output: for the first step, the content
+///   of the image below (`imageState`: its config without its build metadata labels, which
+///   names its layers; `scratch` for none); for a later step, sha256 of the previous
 ///   state and the previous layer's diffID. A parent rebuilt into identical bytes therefore
 ///   leaves everything after it cached (early cutoff);
 /// - `spec`: what the step says, normalised (`site` and `./site/` are the same source;
@@ -45,6 +46,19 @@ public struct CacheKey: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// The state before the first step of an image built on `scratch`.
     public static let scratch = Digest.sha256(Array("scratch".utf8))
+
+    /// The state an image leaves for the first step of an image built on it: the digest of
+    /// its config (layer diffIDs, environment, user...) without the labels that name where
+    /// and when it was built (revision, source, version, created, base), so a new commit
+    /// leaves the layers of every image cached.
+    public static func imageState(_ config: ImageConfig) throws -> Digest {
+        var config = config
+        if var labels = config.config?.labels {
+            for key in AssembledImage.metadataKeys { labels[key] = nil }
+            config.config?.labels = labels.isEmpty ? nil : labels
+        }
+        return Digest.sha256(Array("bake-image-state\n".utf8) + (try CanonicalJSON.encode(config)))
+    }
 
     /// The state after a step: its parent state and its layer.
     public static func state(after parent: Digest, layer diffID: Digest) -> Digest {

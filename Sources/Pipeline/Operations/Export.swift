@@ -30,7 +30,8 @@ public enum Exporter {
         let lock = try workspace.readLock()
         defer { withExtendedLifetime(lock) {} }
         let destination = Workspace.absolute(output, relativeTo: Workspace.currentDirectory())
-        let descriptor = try store.image(named: name)!
+        let descriptor = try ImageReference(parsing: name).resolve(in: store)
+        let name = image.name
         let manifest = try store.readManifest(descriptor.digest)
         let epoch = image.config.created.flatMap(Timestamp.parseRFC3339) ?? 0
         var warnings: [String] = []

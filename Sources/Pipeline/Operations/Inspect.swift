@@ -28,16 +28,15 @@ public struct ImageReport: Sendable, Encodable {
         if let parent { try container.encode(parent, forKey: .parent) } else { try container.encodeNil(forKey: .parent) }
     }
 
-    /// Reads the image named `name` from the store (every blob read is verified).
+    /// Reads the image `name` names (`NAME`, `NAME@N`, `NAME@sha256:...`) from the store
+    /// (every blob read is verified).
     public static func load(_ name: String, workspace: Workspace) throws -> ImageReport {
         try workspace.requireStore()
         let store = workspace.store
         let lock = try workspace.readLock()
         defer { withExtendedLifetime(lock) {} }
-        guard let descriptor = try store.image(named: name) else {
-            let names = try store.readIndex().refNames
-            throw PipelineError.badInput("no image named '\(name)' in the store \(store.root)\(Suggestions.hint(name, from: names)); run 'bake build \(name)' first")
-        }
+        let reference = try ImageReference(parsing: name)
+        let descriptor = try reference.resolve(in: store)
         let manifest = try store.readManifest(descriptor.digest)
         let config = try store.readConfig(manifest.config.digest)
         guard manifest.layers.count == config.rootfs.diffIDs.count else {
@@ -49,7 +48,7 @@ public struct ImageReport: Sendable, Encodable {
             parent = ParentImage(name: parentName, digest: try Digest(parsing: parentDigest))
         }
         return ImageReport(
-            name: name, digest: descriptor.digest,
+            name: reference.name, digest: descriptor.digest,
             layers: zip(manifest.layers, config.rootfs.diffIDs).map { Layer(digest: $0.digest, diffID: $1, size: $0.size) },
             config: config, parent: parent
         )

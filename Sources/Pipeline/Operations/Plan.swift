@@ -45,9 +45,11 @@ public struct Plan: Sendable {
 
     /// The plan for `targets` (and everything upstream); empty means every image.
     public static func make(
-        workspace: Workspace, project: Project, targets: [String], sourceDateEpoch: Int64?, noCache: Bool = false
+        workspace: Workspace, project: Project, targets: [String], sourceDateEpoch: Int64?, noCache: Bool = false,
+        metadata: SourceMetadata = SourceMetadata()
     ) throws -> Plan {
         let order = try project.buildOrder(for: targets)
+        let lockFile = try LockFile.load(directory: project.directory)
         let store = workspace.store
         let lock = store.exists ? try workspace.readLock() : nil
         defer { withExtendedLifetime(lock) {} }
@@ -62,12 +64,13 @@ public struct Plan: Sendable {
             var base: ImageBase?
             switch stage.base {
             case .stage(let parent):
-                base = predicted[parent].map { ImageBase.image($0, sourceDateEpoch: sourceDateEpoch) }
+                base = try predicted[parent].map { try ImageBase.image($0, sourceDateEpoch: sourceDateEpoch) }
             case .registry:
                 base = nil
             default:
                 let resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: SilentReporter())
-                    .resolve(stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: false, threads: 1)
+                    .resolve(stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: false, threads: 1,
+                             pins: lockFile?.images[name]?.upstream)
                 base = resolved?.0
                 if let layer = resolved?.1 {
                     image.baseStatus = .hit(layer: layer.layer)
@@ -104,7 +107,7 @@ public struct Plan: Sendable {
                 }
             }
             if blocked == nil {
-                let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories)
+                let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories, metadata: metadata)
                 predicted[name] = assembled
                 image.predicted = assembled.manifestDescriptor.digest
             }

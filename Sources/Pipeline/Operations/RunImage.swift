@@ -21,9 +21,7 @@ public enum ImageRunner {
             // unpacked layers, so builds go on while the image runs and gc leaves them be.
             let lock = try store.lock(exclusive: true) { workspace.onLockWait(store.lockPath) }
             defer { withExtendedLifetime(lock) {} }
-            guard let descriptor = try store.image(named: name) else {
-                throw PipelineError.badInput("no image named '\(name)' in the store \(store.root); run 'bake build \(name)' first")
-            }
+            let descriptor = try ImageReference(parsing: name).resolve(in: store)
             let manifest = try store.readManifest(descriptor.digest)
             config = try store.readConfig(manifest.config.digest)
             layers = manifest.layers

@@ -10,9 +10,10 @@ public struct WhyReport: Sendable {
     public var lines: [String]
 
     public static func explain(
-        _ image: String, workspace: Workspace, project: Project, sourceDateEpoch: Int64?
+        _ image: String, workspace: Workspace, project: Project, sourceDateEpoch: Int64?, metadata: SourceMetadata = SourceMetadata()
     ) throws -> WhyReport {
-        let plan = try Plan.make(workspace: workspace, project: project, targets: [image], sourceDateEpoch: sourceDateEpoch)
+        let plan = try Plan.make(workspace: workspace, project: project, targets: [image], sourceDateEpoch: sourceDateEpoch,
+                                 metadata: metadata)
         guard let target = plan.images.last else { return WhyReport(upToDate: true, lines: []) }
         for (index, candidate) in plan.images.enumerated() {
             guard let first = candidate.steps.first(where: { !$0.status.isHit }) else { continue }

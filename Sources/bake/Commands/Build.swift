@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Layers
 import Pipeline
 import Provisioners
 
@@ -21,10 +22,23 @@ extension Bake {
                 The time inside images is SOURCE_DATE_EPOCH when it is set, otherwise derived \
                 from the inputs (1970-01-01 for images on scratch), never the clock.
 
+                Every build writes the results into bake.lock (commit it). With --locked the \
+                build instead fails (exit 1) when an image comes out different from bake.lock, \
+                names what differs, and leaves bake.lock and the image's name as they were. \
+                External pins in bake.lock (a Debian release file) are used as they are; only \
+                'bake update' moves them.
+
+                Images carry the OCI labels and annotations org.opencontainers.image.created, \
+                .revision (the git commit, when the project folder has no uncommitted change), \
+                .source (the git remote origin), .version (a git tag on that commit), \
+                .base.name and .base.digest. BAKE_REVISION, BAKE_SOURCE and BAKE_VERSION \
+                override the git values (empty: leave the field out).
+
                 EXAMPLES:
                   bake build app
                   bake build --jobs 4                 every image, independent ones in parallel
                   bake build app --secret id=npm_token,env=NPM_TOKEN
+                  bake build --locked                 CI: fail if any image differs from bake.lock
                   bake --progress json build app      one JSON event per line, for tools
                   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bake build app
                 """
@@ -46,8 +60,15 @@ extension Bake {
             valueName: "SPEC"))
         var secretSpecs: [String] = []
 
+        @Flag(help: "Fail (exit 1) when an image differs from bake.lock; bake.lock is not written.")
+        var locked = false
+
+        @Option(help: ArgumentHelp("Threads compressing each layer (default: one per core); never changes the bytes.", valueName: "N"))
+        var threads: Int = GzipSink.defaultThreads
+
         func validate() throws {
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         }
 
         func run() throws {
@@ -61,7 +82,9 @@ extension Bake {
             Interrupts.installForBuilds()
             let built: [BuiltImage]
             do {
-                built = try builder.build(BuildOptions(targets: images, sourceDateEpoch: epoch, noCache: noCache, jobs: jobs, secrets: secrets))
+                built = try builder.build(BuildOptions(
+                    targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache, jobs: jobs,
+                    secrets: secrets, metadata: global.metadata(workspace), locked: locked))
             } catch {
                 reporter.stop()
                 throw error

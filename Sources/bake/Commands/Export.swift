@@ -16,16 +16,20 @@ extension Bake {
 
                 Blobs are verified as they are read; PATH appears only once complete.
 
+                IMAGE is NAME (the last build), NAME@N (build N, as 'bake history NAME' lists \
+                them) or NAME@sha256:DIGEST: a past build can be exported again for a rollback.
+
                 EXAMPLES:
                   bake export app --format docker-archive --output app.tar && podman load -i app.tar
                   bake export app --format oci --output /tmp/layout && skopeo inspect oci:/tmp/layout:app
                   sudo bake export app --format rootfs --output /tmp/app-root
+                  bake export app@3 --format oci-archive --output app-build3.tar
                 """
         )
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The image to export.")
+        @Argument(help: "The image to export: NAME, NAME@N or NAME@sha256:DIGEST.")
         var image: String
 
         @Option(help: "oci, oci-archive, docker-archive or rootfs.")

@@ -20,7 +20,7 @@ extension Bake {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The image to show.")
+        @Argument(help: "The image to show: NAME, NAME@N (build N, see bake history) or NAME@sha256:DIGEST.")
         var image: String
 
         @Flag(help: "Print JSON instead of text.")

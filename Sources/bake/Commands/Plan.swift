@@ -32,7 +32,7 @@ extension Bake {
             let project = try workspace.loadProject()
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
             let plan = try Pipeline.Plan.make(workspace: workspace, project: project, targets: images,
-                                              sourceDateEpoch: epoch, noCache: noCache)
+                                              sourceDateEpoch: epoch, noCache: noCache, metadata: global.metadata(workspace))
             for image in plan.images {
                 print("\(image.name)  (\(image.file))  from \(image.base)")
                 switch image.baseStatus {

@@ -26,7 +26,8 @@ extension Bake {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
-            let report = try WhyReport.explain(image, workspace: workspace, project: project, sourceDateEpoch: epoch)
+            let report = try WhyReport.explain(image, workspace: workspace, project: project, sourceDateEpoch: epoch,
+                                                metadata: global.metadata(workspace))
             for line in report.lines { print(line) }
         }
     }

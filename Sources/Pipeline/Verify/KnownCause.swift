@@ -1,0 +1,252 @@
+/// A known cause of irreproducibility: what makes a file come out different from one build
+/// to the next, and how to stop it. `bake verify` prints it next to the differing file.
+///
+/// The catalogue is checked in order, most specific first (`/var/cache/man/index.db` is the
+/// man-db index before it is a cache; `/var/log/apt/history.log.1.gz` is a log before it
+/// is a gzip file).
+public struct KnownCause: Sendable, Hashable, Codable {
+    /// What happens, in a few words ("Python bytecode").
+    public var name: String
+    /// What to change in the stage file so the file comes out the same every time.
+    public var fix: String
+
+    /// A cause; see the catalogue below for the ones bake recognises.
+    public init(name: String, fix: String) {
+        self.name = name
+        self.fix = fix
+    }
+}
+
+// MARK: - The catalogue
+
+extension KnownCause {
+    /// `*.pyc`, `*.pyo` and anything in `__pycache__/`.
+    public static let pythonBytecode = KnownCause(
+        name: "Python bytecode (it records the source's mtime and depends on the compile order)",
+        fix: "set PYTHONDONTWRITEBYTECODE=1 in the step, or compile with python3 -m compileall --invalidation-mode checked-hash"
+    )
+    /// `/etc/machine-id`, `/var/lib/dbus/machine-id`.
+    public static let machineID = KnownCause(
+        name: "a machine ID generated at build time",
+        fix: "empty /etc/machine-id (: > /etc/machine-id) and remove /var/lib/dbus/machine-id in the step that creates them; the system makes a new one at boot"
+    )
+    /// `/etc/ld.so.cache`, `/var/cache/ldconfig/aux-cache`.
+    public static let ldconfigCache = KnownCause(
+        name: "the ldconfig cache (it records file times and inode numbers)",
+        fix: "remove /var/cache/ldconfig/aux-cache and run ldconfig once more at the end of the step that installs libraries"
+    )
+    /// `/var/lib/apt/lists/...`, `/var/lib/dpkg/*-old`, `/var/cache/debconf/*-old`.
+    public static let packageState = KnownCause(
+        name: "apt/dpkg state and backup files",
+        fix: "remove /var/lib/apt/lists/*, /var/lib/dpkg/*-old and /var/cache/debconf/*-old at the end of the step (an apt: step does this)"
+    )
+    /// man-db's `index.db`.
+    public static let manIndex = KnownCause(
+        name: "the man-db index (a database written in hash order with build times)",
+        fix: "remove /var/cache/man in the same step, or stop man-db from building it: echo 'man-db man-db/auto-update boolean false' | debconf-set-selections"
+    )
+    /// `/var/log/...`, `*.log`.
+    public static let logFile = KnownCause(
+        name: "a log written at build time",
+        fix: "delete or truncate the log in the same step that writes it"
+    )
+    /// `/var/cache/...`, `/root/.cache/...`, `/home/*/.cache/...`.
+    public static let cache = KnownCause(
+        name: "a cache left in the image",
+        fix: "delete the cache in the same step that fills it, or turn it off (apt-get clean, pip --no-cache-dir, npm cache clean --force)"
+    )
+    /// `/tmp/...`, `/var/tmp/...`.
+    public static let temporaryFile = KnownCause(
+        name: "temporary files left behind",
+        fix: "delete them in the same step that creates them"
+    )
+    /// An added and a removed path in one folder whose names differ only in random-looking parts.
+    public static let randomName = KnownCause(
+        name: "a random file name (mktemp or a PID)",
+        fix: "give the file a fixed name, or delete it in the same step that creates it"
+    )
+    /// A `*.gz` file whose content differs.
+    public static let gzipHeader = KnownCause(
+        name: "gzip embeds a timestamp and name",
+        fix: "use gzip -n (or gzip --no-name), which leaves both out of the header"
+    )
+    /// A zip, jar or wheel whose content differs.
+    public static let zipTimestamps = KnownCause(
+        name: "zip/jar archives record each entry's timestamp",
+        fix: "run strip-nondeterminism on the archive in the same step, or build it with fixed timestamps (SOURCE_DATE_EPOCH)"
+    )
+    /// A text file whose only differing lines hold a time.
+    public static let buildTimestamp = KnownCause(
+        name: "a timestamp written at build time",
+        fix: "use $SOURCE_DATE_EPOCH (set in every step) instead of the clock, e.g. date -d @$SOURCE_DATE_EPOCH"
+    )
+
+    /// The cause of one difference, judged from its path and content alone; nil when none is
+    /// known. Random file names need the other differences too: see `annotate(_:)`.
+    public static func match(_ difference: FileDifference) -> KnownCause? {
+        let path = difference.path
+        let name = path.split(separator: "/").last.map(String.init) ?? ""
+        let components = path.split(separator: "/")
+        let contentDiffers = difference.change == .changed && difference.attributes.contains { $0.attribute == "content sha256" }
+
+        if name.hasSuffix(".pyc") || name.hasSuffix(".pyo") || components.contains("__pycache__") {
+            return pythonBytecode
+        }
+        if path == "/etc/machine-id" || path == "/var/lib/dbus/machine-id" {
+            return machineID
+        }
+        if path == "/etc/ld.so.cache" || path == "/var/cache/ldconfig/aux-cache" {
+            return ldconfigCache
+        }
+        if path.hasPrefix("/var/lib/apt/lists/")
+            || (path.hasPrefix("/var/lib/dpkg/") && name.hasSuffix("-old"))
+            || (path.hasPrefix("/var/cache/debconf/") && name.hasSuffix("-old")) {
+            return packageState
+        }
+        if name == "index.db" && path.hasPrefix("/var/cache/man/") {
+            return manIndex
+        }
+        if path.hasPrefix("/var/log/") || name.hasSuffix(".log") {
+            return logFile
+        }
+        if path.hasPrefix("/var/cache/") || path.hasPrefix("/root/.cache/")
+            || (components.count > 3 && components[0] == "home" && components[2] == ".cache") {
+            return cache
+        }
+        if path.hasPrefix("/tmp/") || path.hasPrefix("/var/tmp/") {
+            return temporaryFile
+        }
+        if contentDiffers && (name.hasSuffix(".gz") || name.hasSuffix(".tgz")) {
+            return gzipHeader
+        }
+        if contentDiffers && [".zip", ".jar", ".war", ".ear", ".whl", ".apk"].contains(where: { name.hasSuffix($0) }) {
+            return zipTimestamps
+        }
+        if contentDiffers, let before = difference.before, let after = difference.after, onlyTimestampsDiffer(before, after) {
+            return buildTimestamp
+        }
+        return nil
+    }
+
+    /// `differences` with `cause` filled for every one whose cause is known: `match(_:)`,
+    /// then random file names (an added and a removed path in the same folder whose names are
+    /// the same but for random-looking parts, both sides getting the cause).
+    public static func annotate(_ differences: [FileDifference]) -> [FileDifference] {
+        // Folder and name template of each added and removed path with a random-looking part.
+        var templates: [FileDifference.Change: Set<String>] = [:]
+        var keys: [String?] = []
+        for difference in differences {
+            var key: String?
+            if difference.change != .changed, let template = randomNameTemplate(difference.path) {
+                key = template
+                templates[difference.change, default: []].insert(template)
+            }
+            keys.append(key)
+        }
+        return zip(differences, keys).map { difference, key in
+            var annotated = difference
+            if let cause = match(difference) {
+                annotated.cause = cause
+            } else if let key, templates[difference.change == .added ? .removed : .added]?.contains(key) == true {
+                annotated.cause = randomName
+            }
+            return annotated
+        }
+    }
+
+    // MARK: - Random names
+
+    /// The path with each random-looking part of its name replaced by `*`
+    /// (`/run/tmp.Xa3bC9dE1f` -> `/run/tmp.*`), or nil when no part of the name looks random.
+    static func randomNameTemplate(_ path: String) -> String? {
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        let folder = path[...slash]
+        var template = ""
+        var token = ""
+        var replaced = false
+        func flush() {
+            if looksRandom(token) {
+                template += "*"
+                replaced = true
+            } else {
+                template += token
+            }
+            token = ""
+        }
+        for character in path[path.index(after: slash)...] {
+            if character == "." || character == "-" || character == "_" {
+                flush()
+                template.append(character)
+            } else {
+                token.append(character)
+            }
+        }
+        flush()
+        return replaced ? folder + template : nil
+    }
+
+    /// A PID (three or more digits) or what mktemp's `XXXXXX` becomes: six or more ASCII
+    /// letters and digits that switch between digits, lowercase and uppercase at least three
+    /// times (`Xa3bC9`, `k2Jd8sLm0q`), which words with a version (`python3`, `libicu72`,
+    /// `sha256sum`) do not.
+    static func looksRandom(_ token: String) -> Bool {
+        enum Class { case digit, lower, upper }
+        var classes: [Class] = []
+        for byte in token.utf8 {
+            switch byte {
+            case 0x30...0x39: classes.append(.digit)
+            case 0x61...0x7a: classes.append(.lower)
+            case 0x41...0x5a: classes.append(.upper)
+            default: return false
+            }
+        }
+        // Three digits: fewer could be a version number, and a PID inside a step's own PID
+        // namespace that short would come out the same every build anyway.
+        if classes.allSatisfy({ $0 == .digit }) { return classes.count >= 3 }
+        // Six characters: mktemp's shortest template (XXXXXX).
+        guard classes.count >= 6 else { return false }
+        let switches = zip(classes, classes.dropFirst()).filter { $0 != $1 }.count
+        // Three switches: a random draw from 62 characters almost always has them; a word
+        // followed by a number (one switch) or with a number inside (two) does not.
+        return switches >= 3
+    }
+
+    // MARK: - Timestamps in content
+
+    /// True when at least one line differs and every differing line, on either side, holds
+    /// something that looks like a time.
+    static func onlyTimestampsDiffer(_ before: String, _ after: String) -> Bool {
+        let (removed, inserted) = TextDiff.changedLines(before, after)
+        let changed = removed + inserted
+        return !changed.isEmpty && changed.allSatisfy(containsTimestamp)
+    }
+
+    /// A Unix time in seconds, milliseconds or nanoseconds (10, 13 or 19 digits starting with
+    /// 1 or 2), an ISO 8601 date, an RFC 2822 date or `date`'s default output.
+    static func containsTimestamp(_ line: String) -> Bool {
+        if containsUnixTime(line) { return true }
+        if line.contains(#/[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])/#) { return true }  // 2023-11-14
+        if line.contains(#/[12][0-9]{3}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])T[0-9]{4}/#) { return true }  // 20231114T2213
+        // RFC 2822: "Tue, 14 Nov 2023 22:13:20 +0000".
+        if line.contains(#/(Mon|Tue|Wed|Thu|Fri|Sat|Sun), +[0-9]{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}/#) {
+            return true
+        }
+        // date(1) in the C locale: "Tue Nov 14 22:13:20 UTC 2023".
+        return line.contains(#/(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2}/#)
+    }
+
+    /// A run of 10, 13 or 19 digits starting with 1 or 2, not part of a longer run.
+    static func containsUnixTime(_ line: String) -> Bool {
+        var run: [UInt8] = []
+        for byte in Array(line.utf8) + [0] {
+            if byte >= 0x30 && byte <= 0x39 {
+                run.append(byte)
+                continue
+            }
+            // 10 digits: seconds (2001 to 2065); 13: milliseconds; 19: nanoseconds (date +%s%N).
+            if [10, 13, 19].contains(run.count), run[0] == 0x31 || run[0] == 0x32 { return true }
+            run.removeAll(keepingCapacity: true)
+        }
+        return false
+    }
+}
