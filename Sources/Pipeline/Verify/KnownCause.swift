@@ -143,15 +143,42 @@ extension KnownCause {
             }
             keys.append(key)
         }
+        let added = differences.filter { $0.change == .added }.map(\.path)
+        let removed = differences.filter { $0.change == .removed }.map(\.path)
         return zip(differences, keys).map { difference, key in
             var annotated = difference
             if let cause = match(difference) {
                 annotated.cause = cause
             } else if let key, templates[difference.change == .added ? .removed : .added]?.contains(key) == true {
                 annotated.cause = randomName
+            } else if difference.change != .changed,
+                      (difference.change == .added ? removed : added).contains(where: { differOnlyInRandomParts($0, difference.path) }) {
+                annotated.cause = randomName
             }
             return annotated
         }
+    }
+
+    /// True for two paths of one folder whose names split into the same tokens but for
+    /// tokens of six or more ASCII letters and digits, of equal length, that differ in at
+    /// least half of their positions: two draws of one mktemp template (`job.fGhjKLmn`,
+    /// `job.q8rTbb2x`), which a version bump (`libicu72`, `libicu73`) is not.
+    static func differOnlyInRandomParts(_ first: String, _ second: String) -> Bool {
+        guard let a = first.lastIndex(of: "/"), let b = second.lastIndex(of: "/"), first[...a] == second[...b] else { return false }
+        let separators: Set<Character> = [".", "-", "_"]
+        let left = first[first.index(after: a)...].split(omittingEmptySubsequences: false, whereSeparator: separators.contains)
+        let right = second[second.index(after: b)...].split(omittingEmptySubsequences: false, whereSeparator: separators.contains)
+        guard left.count == right.count else { return false }
+        var random = false
+        for (x, y) in zip(left, right) where x != y {
+            let xs = Array(x.utf8), ys = Array(y.utf8)
+            let alphanumeric = { (byte: UInt8) in (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) }
+            guard xs.count == ys.count, xs.count >= 6, xs.allSatisfy(alphanumeric), ys.allSatisfy(alphanumeric) else { return false }
+            let differing = zip(xs, ys).filter { $0 != $1 }.count
+            guard differing * 2 >= xs.count else { return false }
+            random = true
+        }
+        return random
     }
 
     // MARK: - Random names
