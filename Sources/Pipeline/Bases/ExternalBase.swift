@@ -63,14 +63,7 @@ struct ExternalBases {
     /// A folder of the store's temporary area for a base being made.
     static func workFolder(_ store: ContentStore, _ prefix: String) throws -> String {
         try FileSystem.createDirectory(store.temporaryPath)
-        var template = Array("\(store.temporaryPath)/\(prefix)-XXXXXX".utf8)
-        template.append(0)
-        let made = template.withUnsafeMutableBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { mkdtemp($0) }
-        }
-        guard made != nil else { throw LayersError.system(operation: "create a folder in", path: store.temporaryPath, errno: errno) }
-        template.removeLast()
-        return String(decoding: template, as: UTF8.self)
+        return try FileSystem.makeTemporaryDirectory(in: store.temporaryPath, prefix: prefix)
     }
 
     /// Writes a folder (a root file system) as one deterministic layer: canonical order,

@@ -135,8 +135,7 @@ public struct Verifier {
         // The verification folder: another path, deeper, with another name.
         let base = options.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
         let folder = try FileSystem.makeTemporaryDirectory(in: base, prefix: "bake-verify", mode: 0o755)
-        var keepFolder = options.keep
-        defer { if !keepFolder { try? FileSystem.removeTree(folder) } }
+        defer { if !options.keep { try? FileSystem.removeTree(folder) } }
         let copy = folder + "/elsewhere/another-project"
         let store = folder + "/store"
         try FileSystem.createDirectory(folder + "/elsewhere")
@@ -180,7 +179,6 @@ public struct Verifier {
         let status = try Self.spawn(arguments, environment: environment, mask: mask)
         guard status == 0 else {
             if Interrupts.happened { throw ProvisionersError.interrupted }
-            keepFolder = options.keep
             throw PipelineError.failed("the verification build failed (exit status \(status), its messages are above), so nothing could be compared")
         }
 
