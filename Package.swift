@@ -2,7 +2,7 @@
 //
 // bake: a daemonless, reproducible image build pipeline.
 // Module layout and dependency direction are described in DESIGN.md:
-//   OCI <- Layers <- Pipeline <- bake
+//   OCI <- Layers <- Provisioners <- Pipeline <- bake, and OCI <- Registry <- Pipeline
 import PackageDescription
 
 let package = Package(
@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // The system zlib (Debian: zlib1g-dev). Used for gzip with a fixed header.
@@ -24,7 +27,7 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         // Linux system headers Swift's Glibc module leaves out (xattrs, flock, uname).
-        .target(name: "CSystem"),
+        .target(name: "CBakeSystem"),
         // The sandbox a step runs in: namespaces, overlayfs, pivot_root (C, because nothing of
         // the Swift runtime may run between clone() and exec()).
         .target(name: "CSandbox"),
@@ -36,19 +39,31 @@ let package = Package(
             dependencies: [
                 "OCI",
                 "CZlib",
-                "CSystem",
+                "CBakeSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Changing a root file system: the sandbox, unpacked layers, capture, normalisation.
         .target(
             name: "Provisioners",
-            dependencies: ["OCI", "Layers", "CSandbox", "CSystem"]
+            dependencies: ["OCI", "Layers", "CSandbox", "CBakeSystem"]
         ),
-        // Stage files -> model -> graph -> plan -> build; export, inspect, fsck.
+        // OCI distribution-spec client: auth, blobs, manifests, tags, retries. Knows only OCI.
+        .target(
+            name: "Registry",
+            dependencies: [
+                "OCI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Stage files -> model -> graph -> plan -> build; export, inspect, fsck, push.
         .target(
             name: "Pipeline",
-            dependencies: ["OCI", "Layers", "Provisioners", "CSandbox", "Yams"]
+            dependencies: ["OCI", "Layers", "Provisioners", "Registry", "CSandbox", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(
@@ -64,6 +79,7 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
         .testTarget(name: "ProvisionersTests", dependencies: ["Provisioners", "Layers", "OCI", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"]),

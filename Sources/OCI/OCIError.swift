@@ -6,6 +6,8 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidDocument(kind: String, reason: String)
     /// A media type that bake does not accept where it appears.
     case unsupportedMediaType(String)
+    /// A registry reference that does not follow `host[:port]/path[:tag][@digest]`, and why.
+    case invalidReference(String, String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the \(kind) is not valid OCI JSON: \(reason)"
         case .unsupportedMediaType(let type):
             return "media type '\(type)' is not supported"
+        case .invalidReference(let text, let why):
+            return "'\(text)' is not a valid image reference: \(why)"
         }
     }
 }

@@ -38,8 +38,6 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
 public enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// Stage files that do not validate (all problems found, in file order).
     case invalidStageFiles([Diagnostic])
-    /// A stage-file feature a later version of bake implements.
-    case notSupportedYet(SourceLocation, String)
     /// A usage or input problem outside stage files (unknown image, bad environment variable).
     case badInput(String)
     /// A step that could not run to completion.
@@ -56,7 +54,7 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     /// True when the user's input is at fault: exit code 2.
     public var isBadInput: Bool {
         switch self {
-        case .invalidStageFiles, .notSupportedYet, .badInput, .stepInput: return true
+        case .invalidStageFiles, .badInput, .stepInput: return true
         case .stepFailed, .commandFailed, .failed, .lockMismatch: return false
         }
     }
@@ -65,8 +63,6 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalidStageFiles(let diagnostics):
             return diagnostics.map(\.description).joined(separator: "\n")
-        case .notSupportedYet(let location, let what):
-            return "\(location): \(what) is not supported yet by this version of bake"
         case .badInput(let message), .failed(let message):
             return message
         case .stepFailed(let image, let step, let location, let cause):

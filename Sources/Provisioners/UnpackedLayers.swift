@@ -1,4 +1,4 @@
-import CSystem
+import CBakeSystem
 import Glibc
 import Layers
 import OCI

@@ -66,12 +66,14 @@ struct Bake: ParsableCommand {
               bake run app                   run app's entrypoint in the sandbox
               bake inspect app --json        digests, layers and config of a built image
               bake export app --format docker-archive --output app.tar
+              bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
+              bake retag registry.example.com/team/app:454 latest      roll back
               bake outdated                  which images have a newer upstream than bake.lock pins
             """,
         version: BakeVersion.current,
         subcommands: [
             Build.self, Plan.self, Why.self, Verify.self, Run.self, Inspect.self, History.self, Graph.self, Export.self,
-            Update.self, Outdated.self, Fsck.self, Gc.self,
+            Push.self, Retag.self, Update.self, Outdated.self, Fsck.self, Gc.self,
         ]
     )
 

@@ -1,4 +1,4 @@
-import CSystem
+import CBakeSystem
 import Glibc
 
 /// Thin, throwing wrappers over the POSIX calls Layers needs. Paths are C strings built

@@ -1,4 +1,4 @@
-import CSystem
+import CBakeSystem
 import Glibc
 
 /// An advisory lock on the store (`flock` on `.bake/lock`): shared for readers, exclusive

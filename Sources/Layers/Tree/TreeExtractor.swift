@@ -1,4 +1,4 @@
-import CSystem
+import CBakeSystem
 import Glibc
 
 /// Unpacks layers into a host folder, safely: every folder on the way to an entry is

@@ -19,6 +19,8 @@ struct ExternalBases {
     let store: ContentStore
     let evaluator: StepEvaluator
     let reporter: BuildReporter
+    /// How registries are reached, for `from: {image: ...}`.
+    var access = RegistryAccess()
 
     /// The base of `stage`, building its first layer if it must and `build` allows; nil
     /// when it is not built and `build` is false (a plan).
@@ -31,8 +33,9 @@ struct ExternalBases {
             return (.scratch(epoch: sourceDateEpoch), nil, [:])
         case .stage:
             preconditionFailure("bases of the pipeline are resolved by the builder")
-        case .registry:
-            throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {image: ...}'")
+        case .registry(let reference):
+            return try RegistryBaseImporter(store: store, access: access)
+                .resolve(reference, stage: stage, sourceDateEpoch: sourceDateEpoch, build: build, pins: pins)
         case .debian(let debian):
             return try DebianBaseBuilder(store: store, evaluator: evaluator, reporter: reporter)
                 .resolve(debian, stage: stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: build, threads: threads,

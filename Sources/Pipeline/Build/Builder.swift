@@ -21,11 +21,13 @@ public struct BuildOptions: Sendable {
     public var metadata: SourceMetadata
     /// `--locked`: fail when a result differs from bake.lock, and leave bake.lock as it is.
     public var locked: Bool
+    /// How registries of `from: {image: ...}` bases are reached.
+    public var registries: RegistryAccess
 
     public init(
         targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads,
         noCache: Bool = false, jobs: Int = 1, secrets: [String: [UInt8]] = [:], metadata: SourceMetadata = SourceMetadata(),
-        locked: Bool = false
+        locked: Bool = false, registries: RegistryAccess = RegistryAccess()
     ) {
         self.targets = targets
         self.sourceDateEpoch = sourceDateEpoch
@@ -35,6 +37,7 @@ public struct BuildOptions: Sendable {
         self.secrets = secrets
         self.metadata = metadata
         self.locked = locked
+        self.registries = registries
     }
 }
 
@@ -59,7 +62,6 @@ public final class Builder: Sendable {
     /// problems that can be seen before building are reported before the store is touched.
     public func build(_ options: BuildOptions) throws -> [BuiltImage] {
         let order = try project.buildOrder(for: options.targets)
-        try Self.checkSupported(order.map { project.stages[$0]! })
         try Self.checkSecrets(order.map { project.stages[$0]! }, given: options.secrets)
         let lock = try LockFile.load(directory: project.directory)
         if options.locked {
@@ -92,15 +94,6 @@ public final class Builder: Sendable {
             try updated.save(directory: project.directory)
         }
         return images
-    }
-
-    /// Rejects, with their location, the parts of stage files this version cannot build.
-    public static func checkSupported(_ stages: [Stage]) throws {
-        for stage in stages {
-            if case .registry = stage.base {
-                throw PipelineError.notSupportedYet(stage.baseLocation, "'from: {image: ...}'")
-            }
-        }
     }
 
     /// A step that lists a secret not given stops the build before anything is built.
@@ -205,7 +198,7 @@ public final class Builder: Sendable {
             let baseStarted = ContinuousClock.now
             let resolved: (ImageBase, BaseLayer?, [String: String])?
             do {
-                resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: reporter).resolve(
+                resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: reporter, access: options.registries).resolve(
                     stage, sourceDateEpoch: options.sourceDateEpoch, noCache: options.noCache, build: true,
                     threads: options.compressionThreads, pins: lock?.upstream)
             } catch let error as LayersError {

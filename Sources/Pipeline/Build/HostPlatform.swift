@@ -1,4 +1,4 @@
-import CSystem
+import CBakeSystem
 import OCI
 
 /// The platform of the machine bake runs on, used for images built on `scratch`.

@@ -78,8 +78,8 @@ public struct Plan: Sendable {
                     image.baseStatus = .build(MissReason(summary: noCache ? "--no-cache" : "not in the cache", details: []))
                 }
             }
-            guard let base, (try? Builder.checkSupported([stage])) != nil else {
-                let reason = base == nil ? (image.baseStatus == nil ? "after \(stage.base) is built" : "after the base is built") : "not supported yet by this version"
+            guard let base else {
+                let reason = image.baseStatus == nil ? "after \(stage.base) is built" : "after the base is built"
                 image.steps = stage.steps.map { StepPlan(step: $0, status: .after(reason)) }
                 images.append(image)
                 continue

@@ -1,5 +1,6 @@
 import Foundation
 import Layers
+import OCI
 import Yams
 
 /// Turns the YAML of one stage file into a validated `Stage`, collecting every problem as a
@@ -133,8 +134,10 @@ struct StageFileParser {
             return parseDebian(kind.value).map(BaseSource.debian)
         case "image":
             guard let reference = text(kind.value, "'image' in 'from' must be a reference like registry.example.com/team/base@sha256:...") else { return nil }
-            guard !reference.isEmpty, !reference.contains(where: { $0 == " " || $0 == "\t" }) else {
-                fail(kind.value, "'\(reference)' is not an image reference; write host/repository@sha256:DIGEST or host/repository:TAG")
+            do {
+                _ = try Reference(parsing: reference)
+            } catch {
+                fail(kind.value, "\(error)")
                 return nil
             }
             return .registry(reference)

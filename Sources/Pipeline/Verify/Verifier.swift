@@ -20,6 +20,8 @@ public struct VerifyOptions: Sendable {
     public var diffoscope: Bool
     /// bake's environment.
     public var environment: [String: String]
+    /// `--insecure-registry` hosts, passed on to the verification build.
+    public var insecureRegistries: [String] = []
 
     public init(targets: [String], executable: String, secretArguments: [String], progress: String, keep: Bool,
                 diffoscope: Bool, environment: [String: String]) {
@@ -175,6 +177,7 @@ public struct Verifier {
         var arguments = [options.executable, "--progress", options.progress, "-C", copy, "--store", store, "build", "--no-cache",
                          "--jobs", String(jobs), "--threads", String(threads)]
         for secret in options.secretArguments { arguments += ["--secret", secret] }
+        for host in options.insecureRegistries { arguments += ["--insecure-registry", host] }
         arguments += order
         let status = try Self.spawn(arguments, environment: environment, mask: mask)
         guard status == 0 else {

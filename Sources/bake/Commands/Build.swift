@@ -84,7 +84,7 @@ extension Bake {
             do {
                 built = try builder.build(BuildOptions(
                     targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache, jobs: jobs,
-                    secrets: secrets, metadata: global.metadata(workspace), locked: locked))
+                    secrets: secrets, metadata: global.metadata(workspace), locked: locked, registries: global.registryAccess()))
             } catch {
                 reporter.stop()
                 throw error

@@ -58,11 +58,6 @@ extension Bake {
                 }
                 if let digest = image.predicted { print("  up to date: \(digest)") }
             }
-            do {
-                try Builder.checkSupported(plan.images.map { project.stages[$0.name]! })
-            } catch {
-                Console.warning("build would stop: \(error)")
-            }
         }
 
         private func configSummary(_ patch: ConfigPatch) -> String {

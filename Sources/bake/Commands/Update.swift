@@ -8,7 +8,8 @@ extension Bake {
             abstract: "Move the external pins in bake.lock to what upstream serves now.",
             discussion: """
                 bake.lock pins each external upstream an image is built from (today: the \\
-                InRelease file of a Debian suite, by sha256). Builds use the pin and never move \\
+                InRelease file of a Debian suite, by sha256, and the digest a registry tag of \\
+                'from: {image: HOST/REPO:TAG}' names). Builds use the pin and never move \\
                 it; this command re-resolves the pins of IMAGE and the images it is built on \\
                 (every image when none is named) and writes bake.lock. An image whose pin \\
                 moved, and every image built on it, loses its recorded result in bake.lock: the \\
@@ -31,7 +32,7 @@ extension Bake {
         func run() throws {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
-            let statuses = try Upstreams.update(workspace: workspace, project: project, targets: images)
+            let statuses = try Upstreams.update(workspace: workspace, project: project, targets: images, access: global.registryAccess())
             if json {
                 print(String(decoding: try CanonicalJSON.encodePretty(statuses), as: UTF8.self))
                 return
@@ -86,7 +87,7 @@ extension Bake {
         func run() throws {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
-            let statuses = try Upstreams.check(workspace: workspace, project: project, targets: images)
+            let statuses = try Upstreams.check(workspace: workspace, project: project, targets: images, access: global.registryAccess())
             if json {
                 let rows = statuses.map {
                     Row(image: $0.image, upstream: $0.upstream, pinned: $0.pinned, current: $0.current, outdated: $0.isOutdated, affects: $0.affects)

@@ -57,10 +57,11 @@ extension Bake {
             // Checked here so a wrong spec is reported before anything is rebuilt.
             _ = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            let options = VerifyOptions(
+            var options = VerifyOptions(
                 targets: images, executable: executable, secretArguments: secretSpecs,
                 progress: global.progress == .json ? "plain" : global.progress.rawValue, keep: keep, diffoscope: diffoscope,
                 environment: ProcessInfo.processInfo.environment)
+            options.insecureRegistries = global.insecureRegistries
             let report = try Verifier(workspace: workspace, project: project, options: options).run { line in
                 Console.standardError("bake: " + line)
             }

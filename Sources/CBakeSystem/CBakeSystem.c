@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CSystem.h"
+#include "CBakeSystem.h"
 #include <string.h>
 #include <errno.h>
 #include <sys/syscall.h>

@@ -1,0 +1,104 @@
+// Manifests and tags: https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pulling-manifests
+import struct Crypto.SHA256
+import Foundation
+import NIOHTTP1
+import OCI
+
+/// A manifest or index as the registry sent it, verified against its digest.
+public struct FetchedManifest: Sendable {
+    /// The exact bytes (their sha256 is `digest`).
+    public var bytes: [UInt8]
+    /// The media type the registry gave (Content-Type), or the document's own.
+    public var mediaType: MediaType
+    /// The digest of `bytes`.
+    public var digest: Digest
+}
+
+extension RegistryClient {
+    /// The manifest media types bake reads, for `Accept`.
+    static let manifestTypes: [MediaType] = [.imageManifest, .imageIndex, .dockerManifest, .dockerManifestList]
+
+    /// Fetches the manifest `reference` (a tag or a digest) of `repository`. A digest
+    /// reference is checked against the bytes; a tag's bytes are checked against the digest
+    /// the registry reports for them.
+    public func manifest(_ repository: String, reference: String) async throws -> FetchedManifest {
+        let name = "\(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference
+        let operation = Operation(
+            method: .GET, url: "/v2/\(repository)/manifests/\(reference)",
+            headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
+            scopes: [Self.scope(repository, "pull")], what: "fetch of manifest \(name)", deadline: .seconds(120))
+        let answer = try await send(operation)
+        guard answer.status == 200 else {
+            if answer.status == 404 {
+                let (code, _) = await answer.errorDetail()
+                if code == "NAME_UNKNOWN" { throw RegistryError.unknownRepository(host: host, repository: repository) }
+                throw RegistryError.unknownManifest(reference: name)
+            }
+            throw await failure(answer, operation, reference: name)
+        }
+        let bytes = try await answer.bytes(limit: 4 << 20)
+        let digest = Digest(sha256: SHA256.hash(data: bytes))
+        if reference.contains(":") {
+            let expected = try Digest(parsing: reference)
+            guard digest == expected else {
+                throw RegistryError.digestMismatch(host: host, what: "manifest \(name)", expected: expected, actual: digest.description)
+            }
+        } else if let reported = answer.header("Docker-Content-Digest"), reported != digest.description {
+            throw RegistryError.digestMismatch(host: host, what: "the digest of manifest \(name)", expected: digest, actual: reported)
+        }
+        var mediaType = answer.header("Content-Type").map { MediaType(rawValue: String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces)) }
+        if mediaType == nil || !Self.manifestTypes.contains(mediaType!) {
+            struct Typed: Decodable { var mediaType: String? }
+            mediaType = (try? JSONDecoder().decode(Typed.self, from: Data(bytes)))?.mediaType.map(MediaType.init(rawValue:))
+        }
+        guard let mediaType, Self.manifestTypes.contains(mediaType) else {
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it is not an OCI or Docker manifest or index")
+        }
+        return FetchedManifest(bytes: bytes, mediaType: mediaType, digest: digest)
+    }
+
+    /// Puts `bytes` as the manifest `reference` (a tag or its digest) of `repository` and
+    /// checks the digest the registry reports.
+    @discardableResult
+    public func putManifest(_ repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws -> Digest {
+        let digest = Digest(sha256: SHA256.hash(data: bytes))
+        let operation = Operation(
+            method: .PUT, url: "/v2/\(repository)/manifests/\(reference)",
+            headers: [("Content-Type", mediaType.rawValue)], body: .bytes(bytes),
+            scopes: [Self.scope(repository, "pull,push")], what: "put of manifest \(host)/\(repository):\(reference)",
+            deadline: .seconds(120))
+        let answer = try await send(operation)
+        guard answer.status == 201 || answer.status == 200 else { throw await failure(answer, operation) }
+        try checkDigest(answer, digest, what: "manifest")
+        _ = try? await answer.bytes(limit: 64 << 10)
+        return digest
+    }
+
+    /// Every tag of `repository`, following `Link` pages.
+    public func tags(_ repository: String) async throws -> [String] {
+        var url = "/v2/\(repository)/tags/list?n=1000"
+        var tags: [String] = []
+        for _ in 0..<10_000 {
+            let operation = Operation(
+                method: .GET, url: url, scopes: [Self.scope(repository, "pull")],
+                what: "tag list of \(host)/\(repository)", deadline: .seconds(120))
+            let answer = try await send(operation)
+            guard answer.status == 200 else {
+                if answer.status == 404 { throw RegistryError.unknownRepository(host: host, repository: repository) }
+                throw await failure(answer, operation)
+            }
+            struct List: Decodable { var tags: [String]? }
+            let bytes = try await answer.bytes(limit: 16 << 20)
+            guard let list = try? JSONDecoder().decode(List.self, from: Data(bytes)) else {
+                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it is not a tag list")
+            }
+            tags += list.tags ?? []
+            // Link: </v2/name/tags/list?n=1000&last=x>; rel="next"
+            guard let link = answer.header("Link"), link.contains("rel=\"next\""),
+                  let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close
+            else { break }
+            url = String(link[link.index(after: open)..<close])
+        }
+        return tags
+    }
+}

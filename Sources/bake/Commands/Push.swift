@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import OCI
+import Pipeline
+
+extension Bake {
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push a built image to a registry and tag it.",
+            discussion: """
+                Pushes IMAGE's blobs (several at once; a blob the repository already has is \\
+                skipped, one another repository of the registry has is mounted, large ones go \\
+                in chunks that resume after a dropped connection), then its manifest by digest, \\
+                then sets every tag to that digest. Failed requests (429, 5xx, dropped \\
+                connections) are retried with backoff. Prints the digest and each \\
+                REPOSITORY:TAG set.
+
+                Tag templates:
+                  {git.sha}    the git revision IMAGE was built from (its revision label)
+                  {git.short}  its first 7 characters
+                  {seq}        one more than the highest all-digit tag in the repository (1 if none)
+                A template may be part of a tag (build-{seq}); other tags are set as written.
+
+                Credentials, first found: --creds, BAKE_REGISTRY_USER and \\
+                BAKE_REGISTRY_PASSWORD, the registry's 'auths' entry in \\
+                $DOCKER_CONFIG/config.json or ~/.docker/config.json. Basic auth and bearer \\
+                tokens are both handled. TLS is verified unless --insecure.
+
+                EXAMPLES:
+                  bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
+                  bake push app@41 registry.example.com/team/app --tag latest       push an older build
+                  bake push app 127.0.0.1:5000/app --tag dev --insecure
+                  bake push app registry.example.com/team/app --tag {seq} --json | jq -r .reference
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The image to push: NAME, NAME@N or NAME@sha256:DIGEST.")
+        var image: String
+
+        @Argument(help: ArgumentHelp("Where to push: HOST[:PORT]/PATH (a :TAG is set as one more tag).", valueName: "repository"))
+        var repository: String
+
+        @Option(name: .customLong("tag"), help: ArgumentHelp("A tag or tag template to set (repeatable).", valueName: "T"))
+        var tags: [String] = []
+
+        @Flag(help: "Allow plain HTTP and TLS certificates that do not verify.")
+        var insecure = false
+
+        @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
+        var creds: String?
+
+        @Option(help: "Blobs uploaded at once.")
+        var jobs = 4
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func run() throws {
+            let access = global.registryAccess(credentials: creds, insecureHost: insecure ? repository : nil)
+            let report = try Pusher.push(
+                PushOptions(image: image, repository: repository, tags: tags, jobs: jobs, access: access),
+                workspace: global.workspace())
+            if json {
+                print(String(decoding: try CanonicalJSON.encodePretty(report), as: UTF8.self))
+                return
+            }
+            let counts = Dictionary(grouping: report.blobs, by: \.result).mapValues(\.count)
+            let sent = report.blobs.filter { $0.result == .uploaded }.reduce(Int64(0)) { $0 + $1.size }
+            Console.standardError(
+                "bake: \(report.blobs.count) blobs: \(counts[.uploaded] ?? 0) uploaded (\(sent) bytes), "
+                    + "\(counts[.mounted] ?? 0) mounted, \(counts[.existed] ?? 0) already there")
+            print(report.reference)
+            for tag in report.tags { print(tag) }
+        }
+    }
+
+    struct Retag: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Point tags at an image already in a registry (a rollback).",
+            discussion: """
+                Reads the manifest REPOSITORY:FROM (or REPOSITORY@sha256:DIGEST) names and \\
+                puts the same bytes under each tag TO of the same repository. No blob moves, \\
+                so it takes one request per tag. Prints REPOSITORY:TO and the digest.
+
+                EXAMPLES:
+                  bake retag registry.example.com/team/app:454 latest          roll latest back to build 454
+                  bake retag registry.example.com/team/app@sha256:... latest stable
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("The image the tags should name: HOST[:PORT]/PATH:TAG or HOST[:PORT]/PATH@sha256:DIGEST.", valueName: "repository:from"))
+        var source: String
+
+        @Argument(help: ArgumentHelp("Tags of the same repository to point at it.", valueName: "to"))
+        var targets: [String] = []
+
+        @Flag(help: "Allow plain HTTP and TLS certificates that do not verify.")
+        var insecure = false
+
+        @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
+        var creds: String?
+
+        @Flag(help: "Print the result as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard !targets.isEmpty else { throw ValidationError("name at least one tag to set, e.g. bake retag \(source) latest") }
+        }
+
+        func run() throws {
+            let access = global.registryAccess(credentials: creds, insecureHost: insecure ? source : nil)
+            let report = try Retagger.retag(source, to: targets, access: access)
+            if json {
+                print(String(decoding: try CanonicalJSON.encodePretty(report), as: UTF8.self))
+                return
+            }
+            for tag in report.tags { print("\(tag) -> \(report.digest)") }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `bake push`, `bake retag` and `from: {image: ...}` against a real registry (Debian's
+/// docker-registry on 127.0.0.1), with auth, TLS and a fault-injecting proxy.
+@Suite struct RegistryInteropTests {
+    static let tools = ["docker-registry", "skopeo", "python3", "htpasswd", "openssl", "curl"]
+
+    /// A built scratch project and its digests.
+    final class Project {
+        let dir = TemporaryDirectory("bake-push")
+        var path: String { dir.at("project") }
+        var digests: [String: String] = [:]
+
+        init(largeFile: Int = 0) throws {
+            try RegistryProject.make(at: dir.at("project"), largeFile: largeFile)
+            digests = try RegistryProject.build(path, ["app"])
+        }
+
+        func bake(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+            try BakeCLI.run(arguments, in: path, environment: environment)
+        }
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aPushedImageIsWhatSkopeoReadsBack() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let push = try project.bake(["push", "app", "\(registry.host)/team/app", "--tag", "latest", "--tag", "{seq}", "--insecure"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let digest = try #require(project.digests["app"])
+        #expect(push.stdout.split(separator: "\n") == [
+            "\(registry.host)/team/app@\(digest)", "\(registry.host)/team/app:latest", "\(registry.host)/team/app:1",
+        ])
+        let inspected = try registry.inspect("team/app:latest")
+        #expect(inspected["Digest"] as? String == digest)
+        #expect(inspected["Layers"] as? [String] == (try RegistryProject.layers(project.path, "app")))
+        // Copied back into an OCI layout, the manifest keeps its digest.
+        let layout = project.dir.at("copy")
+        let copy = try Command.run([
+            "skopeo", "copy", "--preserve-digests", "--src-tls-verify=false", "docker://\(registry.host)/team/app:1", "oci:\(layout):app",
+        ])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let index = try Self.json(try Fixture.read(layout + "/index.json"))
+        let manifests = try #require(index["manifests"] as? [[String: Any]])
+        #expect(manifests.first?["digest"] as? String == digest)
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aRepeatPushSendsNoBlobAndAppMountsTheLayersOfBase() throws {
+        let registry = try TestRegistry()
+        let proxy = try RegistryProxy(upstream: registry)
+        let project = try Project()
+        let base = try project.bake(["push", "base", "\(proxy.host)/team/base", "--tag", "v1", "--insecure"])
+        #expect(base.status == 0, "\(base.stderr)")
+        let baseLayers = Set(try RegistryProject.layers(project.path, "base"))
+        let appLayers = try RegistryProject.layers(project.path, "app")
+
+        proxy.clearLog()
+        let app = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure", "--json"])
+        #expect(app.status == 0, "\(app.stderr)")
+        let requests = try proxy.requests()
+        let mounts = requests.filter { $0.method == "POST" && $0.path.contains("mount=") && $0.status == "201" }
+        // Every layer app shares with base was mounted from team/base, not sent again.
+        #expect(Set(mounts.compactMap { path in baseLayers.first { path.path.contains($0) } }) == baseLayers)
+        let uploads = requests.filter { ($0.method == "PUT" || $0.method == "PATCH") && $0.path.contains("/blobs/uploads/") }
+        #expect(uploads.count == appLayers.count - baseLayers.count + 1, "app's own layer and its config, nothing more: \(uploads)")
+        let results = try #require(try Self.json(app.stdout)["blobs"] as? [[String: Any]])
+        #expect(results.filter { $0["result"] as? String == "mounted" }.count == baseLayers.count)
+
+        proxy.clearLog()
+        let again = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try proxy.requests()
+        #expect(second.filter { $0.method == "POST" || $0.method == "PATCH" || $0.path.contains("/blobs/uploads/") }.isEmpty, "\(second)")
+        #expect(second.filter { $0.method == "HEAD" && $0.path.contains("/blobs/") }.count == appLayers.count + 1)
+        let repeated = try #require(try Self.json(again.stdout)["blobs"] as? [[String: Any]])
+        #expect(repeated.allSatisfy { $0["result"] as? String == "existed" })
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func basicAuthTakesTheRightCredentialsFromEverySource() throws {
+        let registry = try TestRegistry(user: "ci", password: "s3cret:pw")
+        let project = try Project()
+        let target = "\(registry.host)/team/app"
+        let right = try project.bake(["push", "app", target, "--tag", "a", "--insecure", "--creds", "ci:s3cret:pw"])
+        #expect(right.status == 0, "\(right.stderr)")
+
+        let wrong = try project.bake(["push", "app", target, "--tag", "b", "--insecure", "--creds", "ci:nope"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("unauthorized") && wrong.stderr.contains(registry.host), "\(wrong.stderr)")
+        let none = try project.bake(["push", "app", target, "--tag", "b", "--insecure"])
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("unauthorized") && none.stderr.contains(registry.host), "\(none.stderr)")
+
+        let environment = try project.bake(["push", "app", target, "--tag", "c", "--insecure"],
+                                           environment: ["BAKE_REGISTRY_USER": "ci", "BAKE_REGISTRY_PASSWORD": "s3cret:pw"])
+        #expect(environment.status == 0, "\(environment.stderr)")
+
+        let config = project.dir.at("docker")
+        try Fixture.mkdir(config)
+        let auth = Data("ci:s3cret:pw".utf8).base64EncodedString()
+        try Fixture.write(config + "/config.json", #"{"auths": {"http://\#(registry.host)": {"auth": "\#(auth)"}}}"#)
+        let docker = try project.bake(["push", "app", target, "--tag", "d", "--insecure"], environment: ["DOCKER_CONFIG": config])
+        #expect(docker.status == 0, "\(docker.stderr)")
+        let tags = try Command.run(["skopeo", "list-tags", "--tls-verify=false", "--creds", "ci:s3cret:pw", "docker://\(target)"])
+        let listed = try #require(try Self.json(tags.stdout)["Tags"] as? [String])
+        #expect(Set(listed) == ["a", "c", "d"])
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func bearerTokensComeFromTheRealmAndAreReused() throws {
+        let registry = try TestRegistry()
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--bearer", "ci:token-pw"])
+        let project = try Project()
+        let push = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "t", "--insecure", "--creds", "ci:token-pw"])
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(try registry.inspect("team/app:t")["Digest"] as? String == project.digests["app"])
+        let requests = try proxy.requests()
+        let tokens = requests.filter { $0.path.hasPrefix("/token") }
+        // (The probe of /v2/ is answered 401 too; it only tells that the registry is there.)
+        let unauthorized = requests.filter { $0.status == "401" && !$0.path.hasPrefix("/token") && $0.path != "/v2/" }
+        // One token for the repository's pull and push, fetched after the first 401 and sent
+        // with every later request.
+        #expect(tokens.count == 1, "\(tokens)")
+        #expect(unauthorized.count == 1, "\(requests)")
+        #expect(requests.filter { $0.status != "401" && !$0.path.hasPrefix("/token") }.count >= 8)
+
+        let wrong = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "u", "--insecure", "--creds", "ci:wrong"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("unauthorized") && wrong.stderr.contains(proxy.host), "\(wrong.stderr)")
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aSelfSignedCertificateIsRefusedUnlessInsecure() throws {
+        let registry = try TestRegistry(tls: true)
+        let project = try Project()
+        let refused = try project.bake(["push", "app", "\(registry.host)/team/app", "--tag", "x"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("not trusted") && refused.stderr.contains("--insecure") && refused.stderr.contains(registry.host),
+                "\(refused.stderr)")
+        let accepted = try project.bake(["push", "app", "\(registry.host)/team/app", "--tag", "x", "--insecure"])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(try registry.inspect("team/app:x")["Digest"] as? String == project.digests["app"])
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aResetMidUploadAnd503sAreSurvivedAndTheImageIsIntact() throws {
+        let registry = try TestRegistry()
+        // 20 MiB of random bytes: a layer pushed in three chunks.
+        let project = try Project(largeFile: 20 << 20)
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--reset-patch", "2", "--fail-status", "503", "--fail-every", "4"])
+        let push = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let requests = try proxy.requests()
+        #expect(requests.contains { $0.method == "PATCH" && $0.status == "reset" }, "the connection was reset mid-upload")
+        #expect(requests.contains { $0.status == "503" }, "503s were answered")
+        #expect(requests.filter { $0.method == "PATCH" && $0.status == "202" }.count >= 3, "the large layer went in chunks")
+        // Read back from the registry itself: skopeo checks every blob against its digest.
+        let layout = project.dir.at("copy")
+        let copy = try Command.run([
+            "skopeo", "copy", "--preserve-digests", "--src-tls-verify=false", "docker://\(registry.host)/team/app:v1", "oci:\(layout):app",
+        ])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let index = try Self.json(try Fixture.read(layout + "/index.json"))
+        #expect((index["manifests"] as? [[String: Any]])?.first?["digest"] as? String == project.digests["app"])
+        let large = try #require(try RegistryProject.layers(project.path, "base").last)
+        let copied = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + large.dropFirst(7)))
+        let original = try Data(contentsOf: URL(fileURLWithPath: project.path + "/.bake/oci/blobs/sha256/" + large.dropFirst(7)))
+        #expect(copied == original)
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aRegistryReportingAnotherDigestFailsThePush() throws {
+        let registry = try TestRegistry()
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--wrong-digest"])
+        let project = try Project()
+        let push = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure"])
+        #expect(push.status == 1)
+        #expect(push.stderr.contains(proxy.host) && push.stderr.contains("sha256:" + String(repeating: "0", count: 64))
+                && push.stderr.contains("refusing"), "\(push.stderr)")
+        // Nothing was tagged.
+        let tags = try Command.run(["skopeo", "list-tags", "--tls-verify=false", "docker://\(registry.host)/team/app"])
+        #expect(!tags.stdout.contains("\"v1\""))
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func sequenceTagsCountUpAndRetagRollsLatestBack() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let target = "\(registry.host)/team/app"
+        var pushed: [String] = []
+        for round in 1...3 {
+            if round > 1 {
+                try Fixture.write(project.path + "/images/app/app.txt", "release \(round)\n")
+                project.digests = try RegistryProject.build(project.path)
+            }
+            let push = try project.bake(["push", "app", target, "--tag", "{seq}", "--tag", "latest", "--insecure"])
+            #expect(push.status == 0, "\(push.stderr)")
+            #expect(push.stdout.contains("\(target):\(round)\n"), "\(push.stdout)")
+            pushed.append(try #require(project.digests["app"]))
+        }
+        #expect(Set(pushed).count == 3)
+        #expect(try registry.inspect("team/app:latest")["Digest"] as? String == pushed[2])
+        for (index, digest) in pushed.enumerated() {
+            #expect(try registry.inspect("team/app:\(index + 1)")["Digest"] as? String == digest)
+        }
+        let retag = try project.bake(["retag", "\(target):1", "latest", "--insecure"])
+        #expect(retag.status == 0, "\(retag.stderr)")
+        #expect(retag.stdout == "\(target):latest -> \(pushed[0])\n")
+        #expect(try registry.inspect("team/app:latest")["Digest"] as? String == pushed[0])
+
+        let missing = try project.bake(["retag", "\(target):99", "latest", "--insecure"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("\(target):99 does not exist"), "\(missing.stderr)")
+        let badTemplate = try project.bake(["push", "app", target, "--tag", "{build}", "--insecure"])
+        #expect(badTemplate.status == 2)
+        #expect(badTemplate.stderr.contains("{build}"), "\(badTemplate.stderr)")
+        let noHost = try project.bake(["push", "app", "team/app", "--tag", "x"])
+        #expect(noHost.status == 2)
+        #expect(noHost.stderr.contains("'team/app'"), "\(noHost.stderr)")
+    }
+
+    /// A project whose only image is built on `reference`.
+    static func consumer(at path: String, base reference: String) throws {
+        try Fixture.mkdir(path + "/images/web")
+        try Fixture.write(path + "/images/web/index.html", "<p>hi</p>\n")
+        try Fixture.write(path + "/images/web/stage.yaml", "from: {image: \"\(reference)\"}\nsteps:\n  - copy: index.html\n    to: /srv/www/\n")
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aBasePulledByDigestOrTagRoundTripsAndIsPinned() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let push = try project.bake(["push", "base", "\(registry.host)/team/base", "--tag", "v1", "--insecure"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let baseDigest = try #require(project.digests["base"])
+        let baseLayers = try RegistryProject.layers(project.path, "base")
+
+        let byDigest = project.dir.at("by-digest")
+        try Self.consumer(at: byDigest, base: "\(registry.host)/team/base@\(baseDigest)")
+        let built = try BakeCLI.run(["build", "--insecure-registry", registry.host], in: byDigest)
+        #expect(built.status == 0, "\(built.stderr)")
+        let layers = try RegistryProject.layers(byDigest, "web")
+        #expect(Array(layers.prefix(baseLayers.count)) == baseLayers && layers.count == baseLayers.count + 1)
+        let inspect = try Self.json(try BakeCLI.run(["inspect", "web", "--json"], in: byDigest).stdout)
+        #expect((inspect["parent"] as? [String: Any])?["digest"] as? String == baseDigest)
+        // Built again with the registry gone: the base comes from the store.
+        let offline = try BakeCLI.run(["build", "--insecure-registry", "127.0.0.1:1"], in: byDigest)
+        #expect(offline.status == 0, "\(offline.stderr)")
+        let same = try BakeCLI.run(["build", "--no-cache", "--insecure-registry", registry.host], in: byDigest)
+        #expect(BakeCLI.digests(same.stdout) == BakeCLI.digests(built.stdout))
+
+        // A tag is resolved once and pinned in bake.lock; moving the tag does not move the build.
+        let byTag = project.dir.at("by-tag")
+        try Self.consumer(at: byTag, base: "\(registry.host)/team/base:v1")
+        let first = try BakeCLI.run(["build", "--insecure-registry", registry.host], in: byTag)
+        #expect(first.status == 0, "\(first.stderr)")
+        let lock = try Self.json(try Fixture.read(byTag + "/bake.lock"))
+        let upstream = ((lock["images"] as? [String: Any])?["web"] as? [String: Any])?["upstream"] as? [String: String]
+        #expect(upstream?["image.digest"] == baseDigest)
+        #expect(upstream?["image.reference"] == "\(registry.host)/team/base:v1")
+        let moved = try project.bake(["push", "app", "\(registry.host)/team/base", "--tag", "v1", "--insecure"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let again = try BakeCLI.run(["build", "--no-cache", "--insecure-registry", registry.host], in: byTag)
+        #expect(BakeCLI.digests(again.stdout) == BakeCLI.digests(first.stdout))
+        let outdated = try BakeCLI.run(["outdated", "--json", "--insecure-registry", registry.host], in: byTag)
+        #expect(outdated.stdout.contains(try #require(project.digests["app"])), "\(outdated.stdout) \(outdated.stderr)")
+        let update = try BakeCLI.run(["update", "--insecure-registry", registry.host], in: byTag)
+        #expect(update.status == 0, "\(update.stderr)")
+        let updated = try BakeCLI.run(["build", "--insecure-registry", registry.host], in: byTag)
+        let appLayers = try RegistryProject.layers(project.path, "app")
+        #expect(Array(try RegistryProject.layers(byTag, "web").prefix(appLayers.count)) == appLayers, "\(updated.stderr)")
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aTamperedBlobIsRefusedAndNothingEntersTheStore() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let push = try project.bake(["push", "base", "\(registry.host)/team/base", "--insecure"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--tamper-blobs"])
+        let consumer = project.dir.at("consumer")
+        try Self.consumer(at: consumer, base: "\(proxy.host)/team/base@\(try #require(project.digests["base"]))")
+        let built = try BakeCLI.run(["build", "--insecure-registry", proxy.host], in: consumer)
+        #expect(built.status == 1)
+        #expect(built.stderr.contains("refusing") && built.stderr.contains(proxy.host), "\(built.stderr)")
+        let inspect = try BakeCLI.run(["inspect", "web"], in: consumer)
+        #expect(inspect.status == 2)
+        for layer in try RegistryProject.layers(project.path, "base") {
+            #expect(!FileManager.default.fileExists(atPath: consumer + "/.bake/oci/blobs/sha256/" + layer.dropFirst(7)))
+        }
+    }
+}
