@@ -128,7 +128,7 @@ import TestSupport
         // One token for the repository's pull and push, fetched after the first 401 and sent
         // with every later request.
         #expect(tokens.count == 1, "\(tokens)")
-        #expect(unauthorized.count == 1, "\(requests)")
+        #expect(unauthorized.count == 1, "\(unauthorized)")
         #expect(requests.filter { $0.status != "401" && !$0.path.hasPrefix("/token") }.count >= 8)
 
         let wrong = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "u", "--insecure", "--creds", "ci:wrong"])

@@ -65,8 +65,6 @@ public struct Plan: Sendable {
             switch stage.base {
             case .stage(let parent):
                 base = try predicted[parent].map { try ImageBase.image($0, sourceDateEpoch: sourceDateEpoch) }
-            case .registry:
-                base = nil
             default:
                 let resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: SilentReporter())
                     .resolve(stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: false, threads: 1,
