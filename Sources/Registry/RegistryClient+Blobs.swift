@@ -105,7 +105,9 @@ extension RegistryClient {
     /// PATCH chunks with Content-Range, then PUT with the digest. After a failed chunk, asks
     /// the registry how much it has and goes on from there; if it has lost the session,
     /// starts a new one.
-    private func uploadChunked(_ repository: String, digest: Digest, size: Int64, file: String, session: String?) async throws {
+    private func uploadChunked(
+        _ repository: String, digest: Digest, size: Int64, file: String, session: String?, restarts: Int = 0
+    ) async throws {
         let scopes = [Self.scope(repository, "pull,push")]
         var location: String
         var chunk = options.chunkSize
@@ -132,7 +134,7 @@ extension RegistryClient {
                 if answer.status == 202, let next = answer.header("Location") {
                     _ = try? await answer.bytes(limit: 64 << 10)
                     location = next
-                    offset = Self.rangeEnd(answer.header("Range")).map { $0 + 1 } ?? (offset + length)
+                    offset = Self.uploadedLength(answer.header("Range")) ?? (offset + length)
                     continue
                 }
                 guard answer.status == 429 || (500...599).contains(answer.status) || answer.status == 416 else {
@@ -156,7 +158,7 @@ extension RegistryClient {
             _ = try? await answer.bytes(limit: 64 << 10)
             if answer.status == 204 {
                 if let next = answer.header("Location") { location = next }
-                offset = Self.rangeEnd(answer.header("Range")).map { $0 + 1 } ?? 0
+                offset = Self.uploadedLength(answer.header("Range")) ?? 0
             } else {
                 // The registry dropped the session (distribution cancels one whose stored size
                 // and state disagree): start over.
@@ -170,7 +172,16 @@ extension RegistryClient {
             method: .PUT, url: Self.appending(location, "digest=\(digest)"), scopes: scopes,
             what: "completion of the upload of blob \(digest) to \(repository)")
         let answer = try await send(finish)
-        guard answer.status == 201 else { throw await failure(answer, finish) }
+        guard answer.status == 201 else {
+            // A connection dropped mid-chunk can leave part of that chunk in the registry's
+            // upload after it reported its range; the bytes then do not hash to the digest.
+            // Such an upload is sent again from the start, once per failure seen, not forever.
+            if answer.status == 400, failures > 0, restarts < options.retry.attempts {
+                _ = try? await answer.bytes(limit: 64 << 10)
+                return try await uploadChunked(repository, digest: digest, size: size, file: file, session: nil, restarts: restarts + 1)
+            }
+            throw await failure(answer, finish)
+        }
         try checkDigest(answer, digest, what: "uploaded blob")
         _ = try? await answer.bytes(limit: 64 << 10)
     }
@@ -266,12 +277,14 @@ extension RegistryClient {
         }
     }
 
-    /// The last byte of `Range: 0-N` (some registries write `bytes=0-N`).
-    static func rangeEnd(_ header: String?) -> Int64? {
+    /// How many bytes an upload holds, from `Range: 0-N` (some registries write `bytes=0-N`).
+    /// distribution writes `0-0` for an empty upload as well as for one byte; bake never sends
+    /// a 1-byte chunk, so `0-0` means nothing yet.
+    static func uploadedLength(_ header: String?) -> Int64? {
         guard var text = header else { return nil }
         if text.hasPrefix("bytes=") { text.removeFirst(6) }
-        guard let dash = text.firstIndex(of: "-") else { return nil }
-        return Int64(text[text.index(after: dash)...])
+        guard let dash = text.firstIndex(of: "-"), let end = Int64(text[text.index(after: dash)...]) else { return nil }
+        return end == 0 ? 0 : end + 1
     }
 
     /// `url` with a query parameter added.

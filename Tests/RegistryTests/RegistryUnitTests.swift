@@ -54,10 +54,12 @@ import Testing
 
 @Suite struct UploadProtocolTests {
     @Test func rangesAndQueries() {
-        #expect(RegistryClient.rangeEnd("0-8388607") == 8_388_607)
-        #expect(RegistryClient.rangeEnd("bytes=0-99") == 99)
-        #expect(RegistryClient.rangeEnd(nil) == nil)
-        #expect(RegistryClient.rangeEnd("garbage") == nil)
+        #expect(RegistryClient.uploadedLength("0-8388607") == 8_388_608)
+        #expect(RegistryClient.uploadedLength("bytes=0-99") == 100)
+        // distribution's answer for an empty upload: nothing is there yet.
+        #expect(RegistryClient.uploadedLength("0-0") == 0)
+        #expect(RegistryClient.uploadedLength(nil) == nil)
+        #expect(RegistryClient.uploadedLength("garbage") == nil)
         #expect(RegistryClient.appending("/v2/a/blobs/uploads/x?_state=s", "digest=sha256:1") == "/v2/a/blobs/uploads/x?_state=s&digest=sha256:1")
         #expect(RegistryClient.appending("/v2/a/blobs/uploads/x", "digest=sha256:1") == "/v2/a/blobs/uploads/x?digest=sha256:1")
     }

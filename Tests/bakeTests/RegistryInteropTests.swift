@@ -224,6 +224,15 @@ import TestSupport
         let noHost = try project.bake(["push", "app", "team/app", "--tag", "x"])
         #expect(noHost.status == 2)
         #expect(noHost.stderr.contains("'team/app'"), "\(noHost.stderr)")
+        // No revision label (not a git checkout): {git.sha} stops the push before any request.
+        let noRevision = try project.bake(["push", "app", target, "--tag", "{git.sha}", "--insecure"])
+        #expect(noRevision.status == 2)
+        #expect(noRevision.stderr.contains("BAKE_REVISION"), "\(noRevision.stderr)")
+        let revision = "0123456789abcdef0123456789abcdef01234567"
+        _ = try RegistryProject.build(project.path, environment: ["BAKE_REVISION": revision])
+        let git = try project.bake(["push", "app", target, "--tag", "{git.sha}", "--tag", "v-{git.short}", "--insecure"])
+        #expect(git.status == 0, "\(git.stderr)")
+        #expect(git.stdout.hasSuffix("\(target):\(revision)\n\(target):v-0123456\n"), "\(git.stdout)")
     }
 
     /// A project whose only image is built on `reference`.
@@ -233,7 +242,7 @@ import TestSupport
         try Fixture.write(path + "/images/web/stage.yaml", "from: {image: \"\(reference)\"}\nsteps:\n  - copy: index.html\n    to: /srv/www/\n")
     }
 
-    @Test(.enabled(if: Host.canRun(tools: tools)))
+    @Test(.enabled(if: Host.canRun(tools: tools, root: true)))
     func aBasePulledByDigestOrTagRoundTripsAndIsPinned() throws {
         let registry = try TestRegistry()
         let project = try Project()
@@ -255,6 +264,9 @@ import TestSupport
         #expect(offline.status == 0, "\(offline.stderr)")
         let same = try BakeCLI.run(["build", "--no-cache", "--insecure-registry", registry.host], in: byDigest)
         #expect(BakeCLI.digests(same.stdout) == BakeCLI.digests(built.stdout))
+        // verify pulls the base again into its own store and rebuilds to the same bytes.
+        let verify = try BakeCLI.run(["verify", "--insecure-registry", registry.host, "web"], in: byDigest)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
 
         // A tag is resolved once and pinned in bake.lock; moving the tag does not move the build.
         let byTag = project.dir.at("by-tag")
