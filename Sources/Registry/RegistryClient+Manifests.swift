@@ -32,6 +32,13 @@ extension RegistryClient {
             if answer.status == 404 {
                 let (code, _) = await answer.errorDetail()
                 if code == "NAME_UNKNOWN" { throw RegistryError.unknownRepository(host: host, repository: repository) }
+                // Some registries (distribution) say MANIFEST_UNKNOWN for a repository they do
+                // not have either; the tag list tells the two apart.
+                do {
+                    _ = try await tags(repository)
+                } catch RegistryError.unknownRepository(let host, let repository) {
+                    throw RegistryError.unknownRepository(host: host, repository: repository)
+                } catch {}
                 throw RegistryError.unknownManifest(reference: name)
             }
             throw await failure(answer, operation, reference: name)

@@ -84,9 +84,12 @@ public actor RegistryClient {
             tlsConfiguration: tls,
             // Redirects are followed by hand: credentials must not go to another host.
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(10), read: .seconds(120)),
+            timeout: .init(connect: .seconds(5), read: .seconds(120)),
             decompression: .disabled)
         configuration.httpVersion = .http1Only
+        // bake retries itself, with backoff and a bound; the pool's own retrying of a failed
+        // connection would hold every attempt until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -253,7 +256,10 @@ public actor RegistryClient {
         let candidates = options.insecure ? ["http://\(host)", "https://\(host)"] : ["https://\(host)"]
         var lastError: Error?
         for candidate in candidates {
-            for attempt in 1...max(1, options.retry.attempts) {
+            // Fewer tries than other requests: a registry that does not answer its probe is
+            // most likely down, and the user should hear so in seconds.
+            let attempts = max(1, min(3, options.retry.attempts))
+            for attempt in 1...attempts {
                 var request = HTTPClientRequest(url: candidate + "/v2/")
                 request.headers.add(name: "User-Agent", value: "bake")
                 do {
@@ -268,7 +274,7 @@ public actor RegistryClient {
                     }
                     lastError = RegistryError.unexpectedStatus(host: host, operation: "GET /v2/", status: status, detail: "")
                     if options.insecure && candidate.hasPrefix("http:") && status == 400 { break }
-                    if status == 429 || (500...599).contains(status), attempt < options.retry.attempts {
+                    if status == 429 || (500...599).contains(status), attempt < attempts {
                         try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: attempt, retryAfter: nil) * 1e9))
                         continue
                     }
@@ -283,15 +289,26 @@ public actor RegistryClient {
                         break
                     }
                     if error is CancellationError { throw error }
-                    // With --insecure, a plain http probe that fails moves on to https at once.
-                    if options.insecure && candidate.hasPrefix("http:") { break }
-                    if attempt < options.retry.attempts {
+                    // A refused connection is refused whatever the scheme.
+                    if Self.isRefused(error) && attempt == attempts {
+                        throw RegistryError.unreachable(host: host, cause: Self.describe(error))
+                    }
+                    // With --insecure, a plain http probe that fails otherwise moves on to https at once.
+                    if options.insecure && candidate.hasPrefix("http:") && !Self.isRefused(error) { break }
+                    if attempt < attempts {
                         try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: attempt, retryAfter: nil) * 1e9))
                     }
                 }
             }
         }
         throw RegistryError.unreachable(host: host, cause: lastError.map(Self.describe) ?? "no answer")
+    }
+
+    /// True for a connection that cannot be made whatever the scheme: the host refused it
+    /// (nothing listens on the port) or its name does not resolve.
+    static func isRefused(_ error: Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        return error is SocketAddressError
     }
 
     private func authorization(_ scopes: [String]) -> String? {
@@ -383,7 +400,8 @@ public actor RegistryClient {
 
     static func describe(_ error: Error) -> String {
         if let client = error as? HTTPClientError { return "\(client)" }
-        if let io = error as? IOError { return io.description }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if case SocketAddressError.unknown(let host, _) = error { return "the name \(host) does not resolve" }
         return String(describing: error)
     }
 }

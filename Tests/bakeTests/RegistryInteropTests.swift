@@ -154,10 +154,12 @@ import TestSupport
         let registry = try TestRegistry()
         // 20 MiB of random bytes: a layer pushed in three chunks.
         let project = try Project(largeFile: 20 << 20)
-        let proxy = try RegistryProxy(upstream: registry, faults: ["--reset-patch", "2", "--fail-status", "503", "--fail-every", "4"])
+        let proxy = try RegistryProxy(
+            upstream: registry, faults: ["--fail-patch", "1", "--reset-patch", "2", "--fail-status", "503", "--fail-every", "4"])
         let push = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure"])
         #expect(push.status == 0, "\(push.stderr)")
         let requests = try proxy.requests()
+        #expect(requests.first { $0.method == "PATCH" }?.status == "503", "the first chunk was refused before any byte arrived")
         #expect(requests.contains { $0.method == "PATCH" && $0.status == "reset" }, "the connection was reset mid-upload")
         #expect(requests.contains { $0.status == "503" }, "503s were answered")
         #expect(requests.filter { $0.method == "PATCH" && $0.status == "202" }.count >= 3, "the large layer went in chunks")
@@ -173,6 +175,23 @@ import TestSupport
         let copied = try Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + large.dropFirst(7)))
         let original = try Data(contentsOf: URL(fileURLWithPath: project.path + "/.bake/oci/blobs/sha256/" + large.dropFirst(7)))
         #expect(copied == original)
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aRefusedFirstChunkIsSentAgainFromByteZeroWithoutStartingOver() throws {
+        let registry = try TestRegistry()
+        let project = try Project(largeFile: 20 << 20)
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--fail-patch", "1"])
+        let push = try project.bake(["push", "base", "\(proxy.host)/team/base", "--insecure"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let requests = try proxy.requests()
+        // The registry answers "Range: 0-0" for an empty upload: bake resumes at byte 0 and
+        // each of the three chunks is accepted once, in one upload session.
+        #expect(requests.filter { $0.method == "PATCH" }.map(\.status) == ["503", "202", "202", "202"], "\(requests)")
+        #expect(requests.filter { $0.method == "GET" && $0.path.contains("/blobs/uploads/") }.count == 1)
+        let copy = try Command.run(["skopeo", "copy", "--src-tls-verify=false",
+                                    "docker://\(registry.host)/team/base@\(try #require(project.digests["base"]))", "oci:\(project.dir.at("copy")):base"])
+        #expect(copy.status == 0, "\(copy.stderr)")
     }
 
     @Test(.enabled(if: Host.canRun(tools: tools)))
@@ -218,6 +237,13 @@ import TestSupport
         let missing = try project.bake(["retag", "\(target):99", "latest", "--insecure"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("\(target):99 does not exist"), "\(missing.stderr)")
+        let noRepository = try project.bake(["retag", "\(registry.host)/team/nothing:1", "latest", "--insecure"])
+        #expect(noRepository.status == 1)
+        #expect(noRepository.stderr.contains("the registry \(registry.host) has no repository team/nothing"), "\(noRepository.stderr)")
+        let port = try TestRegistry.freePort()
+        let unreachable = try project.bake(["push", "app", "127.0.0.1:\(port)/team/app", "--tag", "x", "--insecure"])
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stderr.contains("the registry 127.0.0.1:\(port) is not reachable: connection refused"), "\(unreachable.stderr)")
         let badTemplate = try project.bake(["push", "app", target, "--tag", "{build}", "--insecure"])
         #expect(badTemplate.status == 2)
         #expect(badTemplate.stderr.contains("{build}"), "\(badTemplate.stderr)")

@@ -6,6 +6,8 @@ It forwards every request to UPSTREAM and appends one JSON line per request to L
 
   --fail-status CODE --fail-every N   answer CODE (without forwarding) to every Nth request
                                       that is not a probe of /v2/
+  --fail-patch K                      answer 503 to the Kth PATCH (the first chunk of an upload
+                                      when K is 1: the registry then holds no byte of it)
   --reset-patch K                     on the Kth PATCH, forward half of its body, then reset
                                       both connections (a connection dropped mid-upload)
   --wrong-digest                      replace Docker-Content-Digest in answers to PUT with
@@ -35,6 +37,7 @@ parser.add_argument("upstream", type=int)
 parser.add_argument("--fail-status", type=int)
 parser.add_argument("--fail-every", type=int, default=0)
 parser.add_argument("--reset-patch", type=int, default=0)
+parser.add_argument("--fail-patch", type=int, default=0)
 parser.add_argument("--wrong-digest", action="store_true")
 parser.add_argument("--tamper-blobs", action="store_true")
 parser.add_argument("--bearer")
@@ -109,10 +112,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 counters["patches"] += 1
             patch_number = counters["patches"]
         data = self.body()
-        if args.fail_status and args.fail_every and path != "/v2/" and number % args.fail_every == 0:
-            record(method, path, args.fail_status)
-            return self.reply(args.fail_status, [("Content-Type", "application/json")],
-                              b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}')
         upstream = http.client.HTTPConnection("127.0.0.1", args.upstream, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "host"}
         headers["Host"] = "127.0.0.1:%d" % args.upstream
@@ -127,6 +126,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             upstream.close()
             record(method, path, "reset")
             return self.reset()
+        if method == "PATCH" and args.fail_patch and patch_number == args.fail_patch:
+            record(method, path, 503)
+            return self.reply(503, [("Content-Type", "application/json")],
+                              b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}')
+        # (The Kth PATCH is reset above even when it is also an Nth request.)
+        if args.fail_status and args.fail_every and path != "/v2/" and number % args.fail_every == 0:
+            record(method, path, args.fail_status)
+            return self.reply(args.fail_status, [("Content-Type", "application/json")],
+                              b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}')
         upstream.request(method, path, body=data if data else None, headers=headers)
         response = upstream.getresponse()
         payload = response.read()
