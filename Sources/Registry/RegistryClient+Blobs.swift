@@ -49,7 +49,7 @@ extension RegistryClient {
                 return .mounted
             }
             // 202: not mounted, and an upload session was opened instead.
-            _ = try? await answer.bytes(limit: 64 << 10)
+            await answer.drain()
             if answer.status == 202, let location = answer.header("Location") { session = location; break }
         }
         if size <= options.monolithicLimit {
@@ -69,7 +69,7 @@ extension RegistryClient {
         guard answer.status == 202, let location = answer.header("Location") else {
             throw await failure(answer, operation)
         }
-        _ = try? await answer.bytes(limit: 64 << 10)
+        await answer.drain()
         return (location, answer.header("OCI-Chunk-Min-Length").flatMap { Int64($0) })
     }
 
@@ -87,13 +87,13 @@ extension RegistryClient {
                 let answer = try await send(operation)
                 if answer.status == 201 {
                     try checkDigest(answer, digest, what: "uploaded blob")
-                    _ = try? await answer.bytes(limit: 64 << 10)
+                    await answer.drain()
                     return
                 }
                 guard answer.status == 429 || (500...599).contains(answer.status), retry + 1 < options.retry.attempts else {
                     throw await failure(answer, operation)
                 }
-                _ = try? await answer.bytes(limit: 64 << 10)
+                await answer.drain()
             } catch RegistryError.unreachable(let host, let cause) {
                 guard retry + 1 < options.retry.attempts else { throw RegistryError.unreachable(host: host, cause: cause) }
             }
@@ -132,7 +132,7 @@ extension RegistryClient {
             do {
                 let answer = try await send(operation)
                 if answer.status == 202, let next = answer.header("Location") {
-                    _ = try? await answer.bytes(limit: 64 << 10)
+                    await answer.drain()
                     location = next
                     offset = Self.uploadedLength(answer.header("Range")) ?? (offset + length)
                     continue
@@ -141,7 +141,7 @@ extension RegistryClient {
                     throw await failure(answer, operation)
                 }
                 failed = "status \(answer.status)"
-                _ = try? await answer.bytes(limit: 64 << 10)
+                await answer.drain()
             } catch RegistryError.unreachable(_, let cause) {
                 failed = cause
             }
@@ -155,7 +155,7 @@ extension RegistryClient {
                 method: .GET, url: location, scopes: scopes, what: "status of the upload of blob \(digest) to \(repository)",
                 deadline: .seconds(60))
             let answer = try await send(status)
-            _ = try? await answer.bytes(limit: 64 << 10)
+            await answer.drain()
             if answer.status == 204 {
                 if let next = answer.header("Location") { location = next }
                 offset = Self.uploadedLength(answer.header("Range")) ?? 0
@@ -177,13 +177,13 @@ extension RegistryClient {
             // upload after it reported its range; the bytes then do not hash to the digest.
             // Such an upload is sent again from the start, once per failure seen, not forever.
             if answer.status == 400, failures > 0, restarts < options.retry.attempts {
-                _ = try? await answer.bytes(limit: 64 << 10)
+                await answer.drain()
                 return try await uploadChunked(repository, digest: digest, size: size, file: file, session: nil, restarts: restarts + 1)
             }
             throw await failure(answer, finish)
         }
         try checkDigest(answer, digest, what: "uploaded blob")
-        _ = try? await answer.bytes(limit: 64 << 10)
+        await answer.drain()
     }
 
     /// Downloads a blob into `path`, hashing as it goes; throws (and removes the file) if the
@@ -209,7 +209,7 @@ extension RegistryClient {
             what: "download of blob \(digest) from \(repository)")
         var answer = try await send(operation)
         if (300...399).contains(answer.status), let target = answer.header("Location") {
-            _ = try? await answer.bytes(limit: 64 << 10)
+            await answer.drain()
             var request = HTTPClientRequest(url: target)
             request.headers.add(name: "User-Agent", value: "bake")
             do {

@@ -77,7 +77,7 @@ extension RegistryClient {
         let answer = try await send(operation)
         guard answer.status == 201 || answer.status == 200 else { throw await failure(answer, operation) }
         try checkDigest(answer, digest, what: "manifest")
-        _ = try? await answer.bytes(limit: 64 << 10)
+        await answer.drain()
         return digest
     }
 

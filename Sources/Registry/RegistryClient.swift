@@ -154,6 +154,11 @@ public actor RegistryClient {
             return buffer.readBytes(length: buffer.readableBytes) ?? []
         }
 
+        /// Reads and drops a body the caller does not need, so the connection can be reused.
+        func drain() async {
+            _ = try? await bytes(limit: 64 << 10)
+        }
+
         /// The registry's error text (`errors[].code: message`) or the start of the body.
         func errorDetail() async -> (code: String?, text: String) {
             guard let bytes = try? await self.bytes(limit: 64 << 10) else { return (nil, "") }
@@ -221,7 +226,7 @@ public actor RegistryClient {
             if answer.status == 429 || (500...599).contains(answer.status) {
                 retry += 1
                 if operation.retries, retry < options.retry.attempts {
-                    _ = try? await answer.bytes(limit: 64 << 10)
+                    await answer.drain()
                     try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: retry, retryAfter: answer.header("Retry-After")) * 1e9))
                     continue
                 }
