@@ -57,7 +57,10 @@ public struct RegistryCredentials: Sendable, Hashable {
             if let slash = key.firstIndex(of: "/") { key = key[..<slash] }
             return String(key)
         }
-        guard let entry = auths.first(where: { hostOf($0.key) == host })?.value as? [String: Any] else { return nil }
+        // Docker Hub is written under several names; `docker login` uses index.docker.io.
+        let hub: Set<String> = ["docker.io", "index.docker.io", "registry-1.docker.io"]
+        let names: Set<String> = hub.contains(host) ? hub : [host]
+        guard let entry = auths.first(where: { names.contains(hostOf($0.key)) })?.value as? [String: Any] else { return nil }
         if let auth = entry["auth"] as? String, !auth.isEmpty {
             guard let decoded = Data(base64Encoded: auth).flatMap({ String(data: $0, encoding: .utf8) }),
                   let colon = decoded.firstIndex(of: ":")

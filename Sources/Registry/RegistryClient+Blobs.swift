@@ -25,7 +25,10 @@ extension RegistryClient {
             what: "HEAD of blob \(digest) in \(repository)", deadline: .seconds(60))
         let answer = try await send(operation)
         switch answer.status {
-        case 200: return true
+        // A registry on object storage answers a blob it has with a redirect to it.
+        case 200, 301, 302, 303, 307, 308:
+            await answer.drain()
+            return true
         case 404: return false
         default: throw await failure(answer, operation)
         }
@@ -37,23 +40,29 @@ extension RegistryClient {
     /// resuming from the offset the registry reports after a failed chunk.
     public func pushBlob(_ repository: String, digest: Digest, size: Int64, file: String, mountFrom: [String] = []) async throws -> BlobPush {
         if try await hasBlob(repository, digest, actions: "pull,push") { return .existed }
-        var session: String?
+        var session: (String, Int64?)?
         for source in mountFrom where source != repository {
             let operation = Operation(
                 method: .POST, url: "/v2/\(repository)/blobs/uploads/?mount=\(digest)&from=\(source)",
                 scopes: [Self.scope(repository, "pull,push"), Self.scope(source, "pull")],
                 what: "mount of blob \(digest) from \(source) into \(repository)", deadline: .seconds(60))
-            let answer = try await send(operation)
+            // A mount is a shortcut: any refusal (no pull access to the source, a source gone)
+            // falls back to sending the bytes.
+            guard let answer = try? await send(operation) else { continue }
             if answer.status == 201 {
+                await answer.drain()
                 try checkDigest(answer, digest, what: "mounted blob")
                 return .mounted
             }
-            // 202: not mounted, and an upload session was opened instead.
             await answer.drain()
-            if answer.status == 202, let location = answer.header("Location") { session = location; break }
+            // 202: not mounted, and an upload session was opened instead.
+            if answer.status == 202, let location = answer.location {
+                session = (location, answer.header("OCI-Chunk-Min-Length").flatMap { Int64($0) })
+                break
+            }
         }
         if size <= options.monolithicLimit {
-            try await uploadMonolithic(repository, digest: digest, size: size, file: file, session: session)
+            try await uploadMonolithic(repository, digest: digest, size: size, file: file, session: session?.0)
         } else {
             try await uploadChunked(repository, digest: digest, size: size, file: file, session: session)
         }
@@ -66,7 +75,7 @@ extension RegistryClient {
             method: .POST, url: "/v2/\(repository)/blobs/uploads/", scopes: [Self.scope(repository, "pull,push")],
             what: "start of the upload of blob \(digest) to \(repository)", deadline: .seconds(60))
         let answer = try await send(operation)
-        guard answer.status == 202, let location = answer.header("Location") else {
+        guard answer.status == 202, let location = answer.location else {
             throw await failure(answer, operation)
         }
         await answer.drain()
@@ -85,9 +94,9 @@ extension RegistryClient {
                 scopes: [Self.scope(repository, "pull,push")], what: "upload of blob \(digest) to \(repository)", retries: false)
             do {
                 let answer = try await send(operation)
-                if answer.status == 201 {
-                    try checkDigest(answer, digest, what: "uploaded blob")
+                if answer.status == 201 || answer.status == 204 {
                     await answer.drain()
+                    try checkDigest(answer, digest, what: "uploaded blob")
                     return
                 }
                 guard answer.status == 429 || (500...599).contains(answer.status), retry + 1 < options.retry.attempts else {
@@ -106,18 +115,14 @@ extension RegistryClient {
     /// the registry how much it has and goes on from there; if it has lost the session,
     /// starts a new one.
     private func uploadChunked(
-        _ repository: String, digest: Digest, size: Int64, file: String, session: String?, restarts: Int = 0
+        _ repository: String, digest: Digest, size: Int64, file: String, session: (String, Int64?)?, restarts: Int = 0
     ) async throws {
         let scopes = [Self.scope(repository, "pull,push")]
-        var location: String
         var chunk = options.chunkSize
-        if let session {
-            location = session
-        } else {
-            let (opened, minimum) = try await startUpload(repository, digest: digest)
-            location = opened
-            if let minimum { chunk = max(chunk, minimum) }
-        }
+        let (opened, minimum): (String, Int64?)
+        if let session { (opened, minimum) = session } else { (opened, minimum) = try await startUpload(repository, digest: digest) }
+        var location = opened
+        if let minimum { chunk = max(chunk, minimum) }
         var offset: Int64 = 0
         var failures = 0
         while offset < size {
@@ -131,7 +136,8 @@ extension RegistryClient {
             var failed: String?
             do {
                 let answer = try await send(operation)
-                if answer.status == 202, let next = answer.header("Location") {
+                // 202 as the spec says; some registries (ECR) answer 201.
+                if answer.status == 202 || answer.status == 201 || answer.status == 204, let next = answer.location {
                     await answer.drain()
                     location = next
                     offset = Self.uploadedLength(answer.header("Range")) ?? (offset + length)
@@ -147,7 +153,7 @@ extension RegistryClient {
             }
             failures += 1
             guard failures < options.retry.attempts * 2 else {
-                throw RegistryError.unreachable(host: host, cause: "upload of blob \(digest) to \(repository) kept failing: \(failed ?? "")")
+                throw RegistryError.unavailable(host: host, operation: "the upload of blob \(digest) to \(repository)", status: 0, detail: failed ?? "")
             }
             try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: min(failures, options.retry.attempts), retryAfter: nil) * 1e9))
             // Where does the registry stand? GET on the session reports the range it has.
@@ -157,7 +163,7 @@ extension RegistryClient {
             let answer = try await send(status)
             await answer.drain()
             if answer.status == 204 {
-                if let next = answer.header("Location") { location = next }
+                if let next = answer.location { location = next }
                 offset = Self.uploadedLength(answer.header("Range")) ?? 0
             } else {
                 // The registry dropped the session (distribution cancels one whose stored size
@@ -172,7 +178,13 @@ extension RegistryClient {
             method: .PUT, url: Self.appending(location, "digest=\(digest)"), scopes: scopes,
             what: "completion of the upload of blob \(digest) to \(repository)")
         let answer = try await send(finish)
-        guard answer.status == 201 else {
+        guard answer.status == 201 || answer.status == 204 else {
+            // The answer to a completed upload may have been lost and the retry refused: the
+            // registry has the blob if HEAD says so.
+            if answer.status == 404, try await hasBlob(repository, digest, actions: "pull,push") {
+                await answer.drain()
+                return
+            }
             // A connection dropped mid-chunk can leave part of that chunk in the registry's
             // upload after it reported its range; the bytes then do not hash to the digest.
             // Such an upload is sent again from the start, once per failure seen, not forever.
@@ -182,8 +194,8 @@ extension RegistryClient {
             }
             throw await failure(answer, finish)
         }
-        try checkDigest(answer, digest, what: "uploaded blob")
         await answer.drain()
+        try checkDigest(answer, digest, what: "uploaded blob")
     }
 
     /// Downloads a blob into `path`, hashing as it goes; throws (and removes the file) if the
@@ -208,27 +220,42 @@ extension RegistryClient {
             method: .GET, url: "/v2/\(repository)/blobs/\(digest)", scopes: [Self.scope(repository, "pull")],
             what: "download of blob \(digest) from \(repository)")
         var answer = try await send(operation)
-        if (300...399).contains(answer.status), let target = answer.header("Location") {
+        // Registries on object storage redirect to it: followed (a few hops at most) without
+        // the registry's credentials.
+        var hops = 0
+        while (300...399).contains(answer.status), let target = answer.location {
             await answer.drain()
+            hops += 1
+            guard hops <= 5 else {
+                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "more than 5 redirects")
+            }
             var request = HTTPClientRequest(url: target)
             request.headers.add(name: "User-Agent", value: "bake")
             do {
                 let response = try await http.execute(request, timeout: .hours(1))
-                answer = Answer(status: Int(response.status.code), headers: response.headers, body: response.body)
+                answer = Answer(status: Int(response.status.code), headers: response.headers, body: response.body, url: target)
             } catch {
-                throw RegistryError.unreachable(host: host, cause: "download of blob \(digest) from \(target): \(Self.describe(error))")
+                throw RegistryError.unreachable(host: host, cause: "download of blob \(digest) from \(Self.origin(target)): \(Self.describe(error))")
+            }
+            if !(300...399).contains(answer.status), answer.status != 200 {
+                await answer.drain()
+                throw RegistryError.invalidResponse(
+                    host: host, operation: operation.what, detail: "the storage it redirected to (\(Self.origin(target))) answered \(answer.status)")
             }
         }
         guard answer.status == 200 else {
             if answer.status == 404 {
                 let (code, _) = await answer.errorDetail()
                 if code == "NAME_UNKNOWN" { throw RegistryError.unknownRepository(host: host, repository: repository) }
-                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the registry does not have blob \(digest)")
+                throw RegistryError.unknownBlob(host: host, repository: repository, digest: digest)
             }
             throw await failure(answer, operation)
         }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "create \(path)") }
+        guard descriptor >= 0 else {
+            await answer.drain()
+            throw RegistryError.localFile(path: path, cause: String(cString: strerror(errno)))
+        }
         var hasher = SHA256()
         var count: Int64 = 0
         do {
@@ -236,7 +263,7 @@ extension RegistryClient {
             for try await buffer in answer.body {
                 count += Int64(buffer.readableBytes)
                 if let size, count > size {
-                    throw RegistryError.digestMismatch(host: host, what: "blob \(digest) of \(repository)", expected: digest, actual: "more than its \(size) bytes")
+                    throw RegistryError.digestMismatch(host: host, what: "blob \(digest) of \(repository)", expected: digest, actual: "more bytes than its \(size)")
                 }
                 try buffer.withUnsafeReadableBytes { bytes in
                     hasher.update(bufferPointer: bytes)
@@ -244,15 +271,12 @@ extension RegistryClient {
                     while written < bytes.count {
                         let result = write(descriptor, bytes.baseAddress! + written, bytes.count - written)
                         if result < 0 && errno == EINTR { continue }
-                        guard result > 0 else { throw IOError(errnoCode: errno, reason: "write \(path)") }
+                        guard result > 0 else { throw RegistryError.localFile(path: path, cause: String(cString: strerror(errno))) }
                         written += result
                     }
                 }
             }
         } catch let error as RegistryError {
-            unlink(path)
-            throw error
-        } catch let error as IOError where error.errnoCode == ENOSPC || error.errnoCode == EIO {
             unlink(path)
             throw error
         } catch {

@@ -43,7 +43,12 @@ extension RegistryClient {
             }
             throw await failure(answer, operation, reference: name)
         }
-        let bytes = try await answer.bytes(limit: 4 << 20)
+        let bytes: [UInt8]
+        do {
+            bytes = try await answer.bytes(limit: 4 << 20)
+        } catch {
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest is over 4 MiB or was cut off (\(Self.describe(error)))")
+        }
         let digest = Digest(sha256: SHA256.hash(data: bytes))
         if reference.contains(":") {
             let expected = try Digest(parsing: reference)
@@ -81,13 +86,14 @@ extension RegistryClient {
         return digest
     }
 
-    /// Every tag of `repository`, following `Link` pages.
-    public func tags(_ repository: String) async throws -> [String] {
+    /// Every tag of `repository`, following `Link` pages. `actions` is the token scope to ask
+    /// for ("pull,push" before a push, so one token serves both).
+    public func tags(_ repository: String, actions: String = "pull") async throws -> [String] {
         var url = "/v2/\(repository)/tags/list?n=1000"
         var tags: [String] = []
         for _ in 0..<10_000 {
             let operation = Operation(
-                method: .GET, url: url, scopes: [Self.scope(repository, "pull")],
+                method: .GET, url: url, scopes: [Self.scope(repository, actions)],
                 what: "tag list of \(host)/\(repository)", deadline: .seconds(120))
             let answer = try await send(operation)
             guard answer.status == 200 else {
@@ -95,7 +101,12 @@ extension RegistryClient {
                 throw await failure(answer, operation)
             }
             struct List: Decodable { var tags: [String]? }
-            let bytes = try await answer.bytes(limit: 16 << 20)
+            let bytes: [UInt8]
+            do {
+                bytes = try await answer.bytes(limit: 16 << 20)
+            } catch {
+                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the list is over 16 MiB or was cut off")
+            }
             guard let list = try? JSONDecoder().decode(List.self, from: Data(bytes)) else {
                 throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it is not a tag list")
             }
@@ -104,7 +115,7 @@ extension RegistryClient {
             guard let link = answer.header("Link"), link.contains("rel=\"next\""),
                   let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close
             else { break }
-            url = String(link[link.index(after: open)..<close])
+            url = Self.resolve(String(link[link.index(after: open)..<close]), against: answer.url)
         }
         return tags
     }

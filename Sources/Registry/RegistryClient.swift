@@ -37,23 +37,28 @@ public struct RetryPolicy: Sendable {
     public var attempts: Int
     /// The wait before the first retry; doubled for each further retry.
     public var initialDelay: Double
-    /// The longest wait between two attempts.
+    /// The longest wait between two attempts of bake's own choosing.
     public var maximumDelay: Double
+    /// The longest wait a registry's `Retry-After` may ask for (rate limits ask for more than
+    /// a transient failure needs).
+    public var maximumRetryAfter: Double
 
-    public init(attempts: Int, initialDelay: Double, maximumDelay: Double) {
+    public init(attempts: Int, initialDelay: Double, maximumDelay: Double, maximumRetryAfter: Double = 60) {
         self.attempts = attempts
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
+        self.maximumRetryAfter = maximumRetryAfter
     }
 
-    /// 6 attempts, 0.25 s doubling up to 4 s: about 10 s of trying in all.
+    /// 6 attempts, 0.25 s doubling up to 4 s: about 10 s of trying in all, unless the
+    /// registry asks for longer with Retry-After (up to 60 s a wait).
     public static let standard = RetryPolicy(attempts: 6, initialDelay: 0.25, maximumDelay: 4)
 
-    /// The wait before retry number `retry` (1-based), or the registry's Retry-After if it is
-    /// shorter than the maximum.
+    /// The wait before retry number `retry` (1-based): the registry's Retry-After (seconds)
+    /// up to `maximumRetryAfter`, else bake's backoff.
     func delay(retry: Int, retryAfter: String?) -> Double {
-        if let retryAfter, let seconds = Double(retryAfter), seconds >= 0 {
-            return min(seconds, maximumDelay)
+        if let retryAfter, let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+            return min(seconds, maximumRetryAfter)
         }
         return min(initialDelay * pow(2, Double(retry - 1)), maximumDelay)
     }
@@ -145,8 +150,15 @@ public actor RegistryClient {
         var status: Int
         var headers: HTTPHeaders
         var body: HTTPClientResponse.Body
+        /// The URL the request went to, which a relative Location is resolved against.
+        var url: String
 
         func header(_ name: String) -> String? { headers.first(name: name) }
+
+        /// The Location header as an absolute URL.
+        var location: String? {
+            header("Location").map { RegistryClient.resolve($0, against: url) }
+        }
 
         /// The body as bytes, up to `limit`.
         func bytes(limit: Int = 1 << 20) async throws -> [UInt8] {
@@ -179,14 +191,21 @@ public actor RegistryClient {
     /// Any status comes back; auth and retry exhaustion are handled here.
     func send(_ operation: Operation) async throws -> Answer {
         let base = try await baseURL()
+        let url = Self.resolve(operation.url, against: base)
+        // Credentials go to the registry only: not to another host a Location or Link names,
+        // and never over plain http unless --insecure allowed it.
+        let sameOrigin = Self.origin(url) == Self.origin(base)
+        if url.hasPrefix("http://") && !options.insecure {
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it sent bake to plain http (\(Self.origin(url)))")
+        }
         var retry = 0
         var authenticated = false
         while true {
-            var request = HTTPClientRequest(url: absolute(operation.url, base: base))
+            var request = HTTPClientRequest(url: url)
             request.method = operation.method
             request.headers.add(name: "User-Agent", value: "bake")
             for (name, value) in operation.headers { request.headers.add(name: name, value: value) }
-            let sentAuthorization = authorization(operation.scopes)
+            let sentAuthorization = sameOrigin ? authorization(operation.scopes) : nil
             if let sentAuthorization { request.headers.add(name: "Authorization", value: sentAuthorization) }
             if let body = operation.body {
                 request.body = body.request
@@ -200,7 +219,7 @@ public actor RegistryClient {
             let answer: Answer
             do {
                 let response = try await http.execute(request, timeout: operation.deadline)
-                answer = Answer(status: Int(response.status.code), headers: response.headers, body: response.body)
+                answer = Answer(status: Int(response.status.code), headers: response.headers, body: response.body, url: url)
             } catch {
                 if let tls = Self.tlsFailure(error) { throw RegistryError.untrustedCertificate(host: host, cause: tls) }
                 retry += 1
@@ -212,8 +231,9 @@ public actor RegistryClient {
             }
             if answer.status == 401 {
                 let detail = await answer.errorDetail().text
-                guard !authenticated else {
-                    throw RegistryError.unauthorized(host: host, repository: Self.repositories(operation.scopes), detail: detail)
+                guard !authenticated, sameOrigin else {
+                    throw RegistryError.unauthorized(
+                        host: host, repository: Self.repositories(operation.scopes), detail: detail, credentialsGiven: options.credentials != nil)
                 }
                 // A request sent without credentials while a concurrent one obtained them
                 // (basic switched on, a token fetched) is simply sent again with them.
@@ -241,26 +261,26 @@ public actor RegistryClient {
         let (code, text) = await answer.errorDetail()
         let repositories = Self.repositories(operation.scopes)
         switch (answer.status, code) {
-        case (401, _): return .unauthorized(host: host, repository: repositories, detail: text)
+        case (401, _): return .unauthorized(host: host, repository: repositories, detail: text, credentialsGiven: options.credentials != nil)
         case (403, _): return .denied(host: host, repository: repositories, detail: text)
         case (404, "NAME_UNKNOWN"?): return .unknownRepository(host: host, repository: repositories)
         case (404, "MANIFEST_UNKNOWN"?) where reference != nil: return .unknownManifest(reference: reference!)
+        case (429, _), (500...599, _):
+            return .unavailable(host: host, operation: operation.what, status: answer.status, detail: text)
         default: return .unexpectedStatus(host: host, operation: operation.what, status: answer.status, detail: text)
         }
     }
 
     // MARK: Probe and auth
 
-    /// Finds how to reach the registry: `GET /v2/` over https, or, with `--insecure`, over
-    /// http when https does not answer.
+    /// Finds how to reach the registry: `GET /v2/` over https; with `--insecure`, plain
+    /// http when https fails its handshake, is refused, or is not a registry (as docker and
+    /// containerd do for insecure registries).
     private func baseURL() async throws -> String {
         if let base { return base }
-        // With --insecure, plain http is asked first: a TLS registry answers it at once with
-        // 400 (and gets no credentials), while a failed TLS handshake would be retried by the
-        // connection pool until the connect timeout.
-        let candidates = options.insecure ? ["http://\(host)", "https://\(host)"] : ["https://\(host)"]
+        let candidates = options.insecure ? ["https://\(host)", "http://\(host)"] : ["https://\(host)"]
         var lastError: Error?
-        for candidate in candidates {
+        candidates: for candidate in candidates {
             // Fewer tries than other requests: a registry that does not answer its probe is
             // most likely down, and the user should hear so in seconds.
             let attempts = max(1, min(3, options.retry.attempts))
@@ -277,35 +297,28 @@ public actor RegistryClient {
                         base = candidate
                         return candidate
                     }
-                    lastError = RegistryError.unexpectedStatus(host: host, operation: "GET /v2/", status: status, detail: "")
-                    if options.insecure && candidate.hasPrefix("http:") && status == 400 { break }
+                    lastError = RegistryError.unexpectedStatus(host: host, operation: "GET \(candidate)/v2/", status: status, detail: "")
                     if status == 429 || (500...599).contains(status), attempt < attempts {
-                        try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: attempt, retryAfter: nil) * 1e9))
+                        try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: attempt, retryAfter: response.headers.first(name: "Retry-After")) * 1e9))
                         continue
                     }
-                    throw lastError!
-                } catch let error as RegistryError {
-                    throw error
+                    continue candidates
                 } catch {
+                    if error is CancellationError { throw error }
                     lastError = error
                     if let tls = Self.tlsFailure(error) {
-                        // Another scheme may work; without --insecure, this is the answer.
+                        // Without --insecure, this is the answer; with it, plain http may work.
                         if !options.insecure { throw RegistryError.untrustedCertificate(host: host, cause: tls) }
-                        break
+                        continue candidates
                     }
-                    if error is CancellationError { throw error }
-                    // A refused connection is refused whatever the scheme.
-                    if Self.isRefused(error) && attempt == attempts {
-                        throw RegistryError.unreachable(host: host, cause: Self.describe(error))
-                    }
-                    // With --insecure, a plain http probe that fails otherwise moves on to https at once.
-                    if options.insecure && candidate.hasPrefix("http:") && !Self.isRefused(error) { break }
+                    if Self.isRefused(error) && attempt == attempts { continue candidates }
                     if attempt < attempts {
                         try await Task.sleep(nanoseconds: UInt64(options.retry.delay(retry: attempt, retryAfter: nil) * 1e9))
                     }
                 }
             }
         }
+        if let error = lastError as? RegistryError { throw error }
         throw RegistryError.unreachable(host: host, cause: lastError.map(Self.describe) ?? "no answer")
     }
 
@@ -356,10 +369,17 @@ public actor RegistryClient {
             } catch {
                 throw RegistryError.unreachable(host: host, cause: "the token server \(realm): \(Self.describe(error))")
             }
-            var body = try await response.body.collect(upTo: 1 << 20)
-            let bytes = body.readBytes(length: body.readableBytes) ?? []
+            let bytes: [UInt8]
+            do {
+                var body = try await response.body.collect(upTo: 1 << 20)
+                bytes = body.readBytes(length: body.readableBytes) ?? []
+            } catch {
+                throw RegistryError.unreachable(host: host, cause: "the token server \(realm): \(Self.describe(error))")
+            }
             guard response.status == .ok else {
-                throw RegistryError.unauthorized(host: host, repository: repositories, detail: "the token server \(realm) answered \(response.status.code)")
+                throw RegistryError.unauthorized(
+                    host: host, repository: repositories, detail: "the token server \(realm) answered \(response.status.code)",
+                    credentialsGiven: options.credentials != nil)
             }
             struct TokenAnswer: Decodable { var token: String?; var access_token: String? }
             guard let answer = try? JSONDecoder().decode(TokenAnswer.self, from: Data(bytes)), let token = answer.token ?? answer.access_token, !token.isEmpty else {
@@ -370,19 +390,29 @@ public actor RegistryClient {
         }
         if challenges.contains(where: { $0.scheme == "basic" }) {
             guard options.credentials != nil, !useBasic else {
-                throw RegistryError.unauthorized(host: host, repository: repositories, detail: detail.isEmpty ? (options.credentials == nil ? "no credentials given" : "") : detail)
+                throw RegistryError.unauthorized(host: host, repository: repositories, detail: detail, credentialsGiven: options.credentials != nil)
             }
             useBasic = true
             return
         }
-        throw RegistryError.unauthorized(host: host, repository: repositories, detail: detail)
+        throw RegistryError.unauthorized(host: host, repository: repositories, detail: detail, credentialsGiven: options.credentials != nil)
     }
 
     // MARK: Helpers
 
-    private func absolute(_ url: String, base: String) -> String {
-        if url.hasPrefix("http://") || url.hasPrefix("https://") { return url }
-        return base + url
+    /// `location` (absolute, scheme-relative, absolute-path or relative) as an absolute URL.
+    static func resolve(_ location: String, against url: String) -> String {
+        if location.hasPrefix("http://") || location.hasPrefix("https://") { return location }
+        if let resolved = URL(string: location, relativeTo: URL(string: url))?.absoluteString { return resolved }
+        return Self.origin(url) + location
+    }
+
+    /// `scheme://host[:port]` of a URL.
+    static func origin(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        return String(url[..<end])
     }
 
     /// `repository:a/b:pull,push` for a repository and its actions.

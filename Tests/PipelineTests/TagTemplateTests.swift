@@ -2,10 +2,15 @@ import Testing
 @testable import Pipeline
 
 @Suite struct TagTemplateTests {
-    @Test func sequenceIsOneMoreThanTheHighestNumericTag() {
-        #expect(TagTemplate.nextSequence([]) == 1)
-        #expect(TagTemplate.nextSequence(["latest", "v2", "3", "12", "abc1", "007"]) == 13)
-        #expect(TagTemplate.nextSequence(["99999999999999999999999"]) == 1)
+    @Test func sequenceIsOneMoreThanTheHighestTagOfTheTemplatesShape() {
+        #expect(TagTemplate.nextSequence([], template: "{seq}") == 1)
+        #expect(TagTemplate.nextSequence(["latest", "v2", "3", "12", "abc1", "007"], template: "{seq}") == 13)
+        #expect(TagTemplate.nextSequence(["99999999999999999999999"], template: "{seq}") == 1)
+        // build-{seq} counts its own tags, not the all-digit ones or other prefixes.
+        let tags = ["7", "build-41", "build-9", "build-", "build-x1", "rebuild-99", "build-50-rc"]
+        #expect(TagTemplate.nextSequence(tags, template: "build-{seq}") == 42)
+        #expect(TagTemplate.nextSequence(["v1.0.3", "v1.0.12"], template: "v1.0.{seq}") == 13)
+        #expect(TagTemplate.nextSequence(tags, template: "latest") == nil)
     }
 
     @Test func templatesExpand() throws {

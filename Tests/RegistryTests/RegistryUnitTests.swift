@@ -42,6 +42,11 @@ import Testing
         #expect(try RegistryCredentials.resolve(host: "reg.example.com", explicit: nil, environment: docker) == RegistryCredentials(user: "dock", password: "er"))
         #expect(try RegistryCredentials.resolve(host: "other.io", explicit: nil, environment: docker) == RegistryCredentials(user: "u", password: "p"))
         #expect(try RegistryCredentials.resolve(host: "unknown.io", explicit: nil, environment: docker) == nil)
+        // `docker login` writes Docker Hub as https://index.docker.io/v1/.
+        try Data(#"{"auths": {"https://index.docker.io/v1/": {"auth": "\#(auth)"}}}"#.utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        #expect(try RegistryCredentials.resolve(host: "docker.io", explicit: nil, environment: docker) == RegistryCredentials(user: "dock", password: "er"))
+        try Data(#"{"auths": {"reg.example.com": {"auth": "\#(auth)"}, "other.io": {"username": "u", "password": "p"}}}"#.utf8)
+            .write(to: URL(fileURLWithPath: folder + "/config.json"))
         let environment = docker.merging(["BAKE_REGISTRY_USER": "env", "BAKE_REGISTRY_PASSWORD": "pw"]) { $1 }
         #expect(try RegistryCredentials.resolve(host: "reg.example.com", explicit: nil, environment: environment) == RegistryCredentials(user: "env", password: "pw"))
         let flag = RegistryCredentials(user: "flag", password: "f")
@@ -62,13 +67,22 @@ import Testing
         #expect(RegistryClient.uploadedLength("garbage") == nil)
         #expect(RegistryClient.appending("/v2/a/blobs/uploads/x?_state=s", "digest=sha256:1") == "/v2/a/blobs/uploads/x?_state=s&digest=sha256:1")
         #expect(RegistryClient.appending("/v2/a/blobs/uploads/x", "digest=sha256:1") == "/v2/a/blobs/uploads/x?digest=sha256:1")
+        // Locations: absolute, absolute-path, scheme-relative and relative.
+        let request = "https://reg.io:5000/v2/a/blobs/uploads/"
+        #expect(RegistryClient.resolve("https://s3.example.com/b?sig=1", against: request) == "https://s3.example.com/b?sig=1")
+        #expect(RegistryClient.resolve("/v2/a/blobs/uploads/u?_state=s", against: request) == "https://reg.io:5000/v2/a/blobs/uploads/u?_state=s")
+        #expect(RegistryClient.resolve("//cdn.example.com/x", against: request) == "https://cdn.example.com/x")
+        #expect(RegistryClient.resolve("u1", against: request) == "https://reg.io:5000/v2/a/blobs/uploads/u1")
+        #expect(RegistryClient.origin("https://reg.io:5000/v2/x?y=1") == "https://reg.io:5000")
     }
 
     @Test func backoffDoublesUpToItsBoundAndHonoursRetryAfter() {
         let policy = RetryPolicy(attempts: 6, initialDelay: 0.25, maximumDelay: 4)
         #expect((1...6).map { policy.delay(retry: $0, retryAfter: nil) } == [0.25, 0.5, 1, 2, 4, 4])
         #expect(policy.delay(retry: 1, retryAfter: "2") == 2)
-        #expect(policy.delay(retry: 1, retryAfter: "600") == 4)
+        // A rate limit may ask for longer than bake's own backoff, up to a minute.
+        #expect(policy.delay(retry: 1, retryAfter: "30") == 30)
+        #expect(policy.delay(retry: 1, retryAfter: "600") == 60)
         #expect(policy.delay(retry: 3, retryAfter: "soon") == 1)
     }
 }

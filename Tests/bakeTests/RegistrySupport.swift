@@ -7,6 +7,9 @@ final class TestRegistry: @unchecked Sendable {
     let dir = TemporaryDirectory("bake-registry")
     private var process: Process?
     private(set) var port = 0
+    /// A header only this registry sends, so a probe cannot mistake another test's registry
+    /// (which took the port meanwhile) for this one.
+    private let marker = UUID().uuidString
     /// `127.0.0.1:PORT`.
     var host: String { "127.0.0.1:\(port)" }
     /// The self-signed certificate, when started with TLS.
@@ -42,6 +45,8 @@ final class TestRegistry: @unchecked Sendable {
                     enabled: true
                 \(auth)http:
                   addr: 127.0.0.1:\(port)
+                  headers:
+                    X-Bake-Test: [\(marker)]
                 \(tlsConfig)
                 """
             try Fixture.write(dir.at("config.yml"), config)
@@ -59,18 +64,22 @@ final class TestRegistry: @unchecked Sendable {
         throw FixtureError("docker-registry did not start: \((try? Fixture.read(dir.at("log"))) ?? "")")
     }
 
-    deinit {
+    deinit { stop() }
+
+    /// Stops the registry (a test of what works without it).
+    func stop() {
         if let process {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        process = nil
     }
 
     private func waitUntilServing(tls: Bool) throws -> Bool {
         for _ in 0..<100 {
             guard process?.isRunning == true else { return false }
-            let probe = try Command.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "\(tls ? "https" : "http")://\(host)/v2/"])
-            if probe.stdout == "200" || probe.stdout == "401" { return true }
+            let probe = try Command.run(["curl", "-sk", "--max-time", "2", "-o", "/dev/null", "-D", "-", "\(tls ? "https" : "http")://\(host)/v2/"])
+            if probe.stdout.contains(marker) { return true }
             usleep(50_000)
         }
         return false
@@ -100,11 +109,14 @@ final class TestRegistry: @unchecked Sendable {
 /// The fault-injecting loopback proxy of Fixtures/registry_proxy.py in front of a registry.
 final class RegistryProxy: @unchecked Sendable {
     let dir = TemporaryDirectory("bake-proxy")
+    /// Kept alive as long as the proxy forwards to it.
+    let upstream: TestRegistry
     private let process = Process()
     let port: Int
     var host: String { "127.0.0.1:\(port)" }
 
     init(upstream: TestRegistry, faults: [String] = []) throws {
+        self.upstream = upstream
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/registry_proxy.py").path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, dir.at("port"), dir.at("log"), String(upstream.port)] + faults

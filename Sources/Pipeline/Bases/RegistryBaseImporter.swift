@@ -69,9 +69,12 @@ struct RegistryBaseImporter {
             manifestDigest = match.digest
             if !link(match.digest) {
                 guard build else { return nil }
-                missing.append((match.digest, match.size))
-                try pull(reference, missing, into: layout)
-                missing = []
+                // A manifest is fetched from the manifests endpoint (registries keep it there,
+                // not among blobs), checked against its digest by the client.
+                let child = try Blocking.with(access, host: reference.host) { client in
+                    try await client.manifest(repository, reference: match.digest.description)
+                }
+                try store.writeAtomically(layout + "/blobs/sha256/\(child.digest.encoded)", child.bytes)
             }
             manifestBytes = try FileSystem.readFile(layout + "/blobs/sha256/\(manifestDigest.encoded)")
         }

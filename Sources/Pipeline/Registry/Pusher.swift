@@ -81,17 +81,18 @@ public enum Pusher {
         let imageName = options.image
         let work: @Sendable (RegistryClient) async throws -> ([PushReport.Blob], [String]) = { client in
             // {seq} reads the tags first, so the number is one more than any tag already there.
-            var sequence: Int?
+            var existing: [String] = []
             if partial.contains(where: { $0.contains("{seq}") }) {
-                let existing: [String]
                 do {
-                    existing = try await client.tags(repository)
+                    existing = try await client.tags(repository, actions: "pull,push")
                 } catch RegistryError.unknownRepository {
                     existing = []
                 }
-                sequence = TagTemplate.nextSequence(existing)
             }
-            let tags = try partial.map { try TagTemplate.expand($0, revision: nil, sequence: sequence ?? 0, image: imageName) }
+            // Each template counts on from its own tags: build-{seq} after build-41 is build-42.
+            let tags = try partial.map {
+                try TagTemplate.expand($0, revision: nil, sequence: TagTemplate.nextSequence(existing, template: $0), image: imageName)
+            }
             // The config first, alone: its requests settle auth (a token, or basic) before
             // the layers go up in parallel.
             let config = blobs[0]
@@ -99,12 +100,13 @@ public enum Pusher {
                 digest: config.digest, size: config.size,
                 result: try await client.pushBlob(
                     repository, digest: config.digest, size: config.size, file: store.blobPath(config.digest),
-                    mountFrom: known.repositories(host: host, digest: config.digest)))]
+                    mountFrom: known.repositories(host: host, digest: config.digest).reversed()))]
             try await withThrowingTaskGroup(of: PushReport.Blob.self) { group in
                 var pending = blobs.dropFirst()
                 func startNext() {
                     guard let blob = pending.popFirst() else { return }
-                    let mountFrom = known.repositories(host: host, digest: blob.digest)
+                    // Newest first: the repository pushed to last is the likeliest to still have it.
+                    let mountFrom = Array(known.repositories(host: host, digest: blob.digest).reversed())
                     group.addTask {
                         let result = try await client.pushBlob(
                             repository, digest: blob.digest, size: blob.size, file: store.blobPath(blob.digest), mountFrom: mountFrom)
@@ -159,11 +161,17 @@ enum TagTemplate {
         }
     }
 
-    /// One more than the highest all-digit tag, or 1.
-    static func nextSequence(_ tags: [String]) -> Int {
+    /// For a template with `{seq}` (its git placeholders already filled in): one more than
+    /// the highest number among the tags of that shape (`{seq}`: all-digit tags; `build-{seq}`:
+    /// `build-1`, `build-2`...), or 1. Nil for a template without `{seq}`.
+    static func nextSequence(_ tags: [String], template: String) -> Int? {
+        guard let range = template.range(of: "{seq}") else { return nil }
+        let prefix = template[..<range.lowerBound], suffix = template[range.upperBound...]
         let numbers = tags.compactMap { tag -> Int? in
-            guard !tag.isEmpty, tag.utf8.count <= 18, tag.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-            return Int(tag)
+            guard tag.hasPrefix(prefix), tag.hasSuffix(suffix), tag.count > prefix.count + suffix.count else { return nil }
+            let digits = tag.dropFirst(prefix.count).dropLast(suffix.count)
+            guard digits.utf8.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(digits)
         }
         return (numbers.max() ?? 0) + 1
     }
@@ -179,8 +187,11 @@ enum TagTemplate {
             // Seven characters, as git and most CI systems show a short commit.
             tag = tag.replacingOccurrences(of: "{git.short}", with: String(revision.prefix(7)))
         }
-        guard let sequence else { return tag }
-        tag = tag.replacingOccurrences(of: "{seq}", with: String(sequence))
+        if tag.contains("{seq}") {
+            // Filled in later, from the repository's tags.
+            guard let sequence else { return tag }
+            tag = tag.replacingOccurrences(of: "{seq}", with: String(sequence))
+        }
         guard Reference.isValidTag(tag) else {
             throw PipelineError.badInput("--tag '\(template)' gives '\(tag)', which is not a valid tag")
         }

@@ -49,6 +49,8 @@ enum Blocking {
         var result: Result<T, Error>?
     }
 
+    /// Must be called from a thread of bake's own (the main thread, a build thread), never
+    /// from the concurrency pool, which it would block.
     static func run<T>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let box = Box<T>()
         let done = DispatchSemaphore(value: 0)
@@ -63,7 +65,10 @@ enum Blocking {
         done.wait()
         do {
             return try box.result!.get()
-        } catch let error as RegistryError {
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            // Registry failures (and anything else on the way) are failures, exit 1.
             throw PipelineError.failed("\(error)")
         }
     }

@@ -10,12 +10,15 @@ It forwards every request to UPSTREAM and appends one JSON line per request to L
                                       when K is 1: the registry then holds no byte of it)
   --reset-patch K                     on the Kth PATCH, forward half of its body, then reset
                                       both connections (a connection dropped mid-upload)
-  --wrong-digest                      replace Docker-Content-Digest in answers to PUT with
-                                      another digest (a registry that stores other bytes)
+  --wrong-digest blobs|manifests      replace Docker-Content-Digest in answers to PUT of blobs
+                                      (or of manifests) with another digest (a registry that
+                                      stores other bytes)
   --tamper-blobs                      flip one byte of every blob body sent to GET
   --bearer USER:PASS                  demand bearer tokens: answer 401 with a Bearer challenge
                                       whose realm is this proxy's /token, which hands out a
-                                      token for basic USER:PASS (the token server flow)
+                                      token for basic USER:PASS granting exactly the scopes
+                                      asked for (the token server flow); a request needs a
+                                      token whose scopes cover its repository and action
 
 Usage: registry_proxy.py PORTFILE LOG UPSTREAM_PORT [faults]
 It listens on an ephemeral port of 127.0.0.1 and writes that port to PORTFILE when ready.
@@ -25,7 +28,9 @@ import base64
 import http.client
 import http.server
 import json
+import re
 import socket
+import urllib.parse
 import socketserver
 import struct
 import threading
@@ -38,15 +43,43 @@ parser.add_argument("--fail-status", type=int)
 parser.add_argument("--fail-every", type=int, default=0)
 parser.add_argument("--reset-patch", type=int, default=0)
 parser.add_argument("--fail-patch", type=int, default=0)
-parser.add_argument("--wrong-digest", action="store_true")
+parser.add_argument("--wrong-digest", choices=["blobs", "manifests"])
 parser.add_argument("--tamper-blobs", action="store_true")
 parser.add_argument("--bearer")
 args = parser.parse_args()
 
 lock = threading.Lock()
 counters = {"requests": 0, "patches": 0, "tokens": 0}
-TOKEN = "test-token-0123456789"
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate"}
+
+
+def needed_scopes(method, path):
+    """The scopes a request needs: pull to read, push (and pull) to write, pull on a mount's source."""
+    match = re.match(r"^/v2/(.+?)/(blobs|manifests|tags)/", path)
+    if not match:
+        return set()
+    repository = match.group(1)
+    scopes = {"repository:%s:pull" % repository}
+    if method not in ("GET", "HEAD"):
+        scopes.add("repository:%s:push" % repository)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
+    for source in query.get("from", []):
+        scopes.add("repository:%s:pull" % source)
+    return scopes
+
+
+def granted_scopes(scope_params):
+    """repository:a:pull,push -> {repository:a:pull, repository:a:push}."""
+    granted = set()
+    for scope in scope_params:
+        for item in scope.split(" "):
+            name, _, actions = item.rpartition(":")
+            for action in actions.split(","):
+                granted.add(name + ":" + action)
+    return granted
+
+
+tokens = {}
 
 
 def record(method, path, status):
@@ -95,16 +128,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != expected:
                 record(method, path, 401)
                 return self.reply(401, data=b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+            scopes = urllib.parse.parse_qs(urllib.parse.urlparse(path).query).get("scope", [])
+            with lock:
+                token = "token-%d" % (len(tokens) + 1)
+                tokens[token] = granted_scopes(scopes)
             record(method, path, 200)
-            return self.reply(200, [("Content-Type", "application/json")], json.dumps({"token": TOKEN}).encode())
-        if args.bearer and self.headers.get("Authorization") != "Bearer " + TOKEN:
-            self.body()
-            record(method, path, 401)
-            host = self.headers.get("Host")
-            challenge = 'Bearer realm="http://%s/token",service="test-registry",scope="repository:%s:pull,push"' % (
-                host, path.split("/")[2] if path.count("/") > 2 else "")
-            return self.reply(401, [("WWW-Authenticate", challenge), ("Content-Type", "application/json")],
-                              b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+            return self.reply(200, [("Content-Type", "application/json")], json.dumps({"token": token}).encode())
+        if args.bearer:
+            authorization = self.headers.get("Authorization") or ""
+            granted = tokens.get(authorization[len("Bearer "):]) if authorization.startswith("Bearer ") else None
+            needed = needed_scopes(method, path)
+            if granted is None or not needed <= granted:
+                self.body()
+                record(method, path, 401)
+                match = re.match(r"^/v2/(.+?)/(blobs|manifests|tags)/", path)
+                actions = "pull" if method in ("GET", "HEAD") else "pull,push"
+                scope = ',scope="repository:%s:%s"' % (match.group(1), actions) if match else ""
+                challenge = 'Bearer realm="http://%s/token",service="test-registry"%s' % (self.headers.get("Host"), scope)
+                return self.reply(401, [("WWW-Authenticate", challenge), ("Content-Type", "application/json")],
+                                  b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
         with lock:
             counters["requests"] += 1
             number = counters["requests"]
@@ -145,7 +187,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 continue
             if name.lower() == "location" and value.startswith("http://127.0.0.1:%d" % args.upstream):
                 value = value.replace("127.0.0.1:%d" % args.upstream, self.headers.get("Host"), 1)
-            if args.wrong_digest and method == "PUT" and name.lower() == "docker-content-digest":
+            kind = "manifests" if "/manifests/" in path else "blobs"
+            if args.wrong_digest == kind and method == "PUT" and name.lower() == "docker-content-digest":
                 value = "sha256:" + "0" * 64
             out.append((name, value))
         if args.tamper_blobs and method == "GET" and "/blobs/sha256:" in path and response.status == 200 and payload:
