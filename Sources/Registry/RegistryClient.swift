@@ -77,8 +77,6 @@ public actor RegistryClient {
     private var useBasic = false
     /// Bearer tokens by the scopes they were issued for.
     private var tokens: [String: String] = [:]
-    /// Requests sent, by kind, for reports and tests.
-    private(set) var requests = 0
 
     public init(host: String, options: RegistryOptions) {
         self.host = host
@@ -215,7 +213,6 @@ public actor RegistryClient {
             } else if operation.method == .PUT || operation.method == .POST || operation.method == .PATCH {
                 request.headers.add(name: "Content-Length", value: "0")
             }
-            requests += 1
             let answer: Answer
             do {
                 let response = try await http.execute(request, timeout: operation.deadline)
@@ -288,7 +285,6 @@ public actor RegistryClient {
                 var request = HTTPClientRequest(url: candidate + "/v2/")
                 request.headers.add(name: "User-Agent", value: "bake")
                 do {
-                    requests += 1
                     let response = try await http.execute(request, timeout: .seconds(30))
                     _ = try? await response.body.collect(upTo: 64 << 10)
                     let status = Int(response.status.code)
@@ -364,7 +360,6 @@ public actor RegistryClient {
             if let credentials = options.credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
             let response: HTTPClientResponse
             do {
-                requests += 1
                 response = try await http.execute(request, timeout: .seconds(60))
             } catch {
                 throw RegistryError.unreachable(host: host, cause: "the token server \(realm): \(Self.describe(error))")
