@@ -18,8 +18,8 @@ enum BakeCLI {
     ]
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
-        try Command.run([binary] + arguments, in: directory, environment: baseEnvironment.merging(environment) { $1 })
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> CommandResult {
+        try Command.run([binary] + arguments, in: directory, environment: baseEnvironment.merging(environment) { $1 }, stdin: stdin)
     }
 
     /// Runs bake under `sh -c` with a given umask.
