@@ -238,6 +238,12 @@ public final class OverlayMachine: Machine {
                 while written < count, destinations[index] >= 0 {
                     let result = buffer.withUnsafeBytes { write(destinations[index], $0.baseAddress! + written, count - written) }
                     if result < 0 && errno == EINTR { continue }
+                    if result < 0 && errno == EAGAIN {
+                        // A destination someone made non-blocking: wait until it takes more.
+                        var writable = pollfd(fd: destinations[index], events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&writable, 1, -1)
+                        continue
+                    }
                     if result <= 0 { destinations[index] = -1; break }
                     written += result
                 }
