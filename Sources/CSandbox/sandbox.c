@@ -539,12 +539,21 @@ int bake_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 // --- a bake process in a changed environment (bake verify) ---
 
 pid_t bake_spawn_changed(const char *path, char *const argv[], char *const envp[], const char *hostname,
-                         unsigned int mask, int stdout_fd) {
-    // A raw clone with a new UTS namespace, so the child can have its own hostname; from
-    // here to execve only system calls run (the parent is multithreaded).
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUTS | SIGCHLD, 0, 0, 0, 0);
+                         unsigned int mask, int stdout_fd, const char *const bind_sources[],
+                         const char *const bind_targets[], int bind_count) {
+    // A raw clone with new UTS and mount namespaces, so the child can have its own hostname
+    // and files; from here to execve only system calls run (the parent is multithreaded).
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUTS | (bind_count > 0 ? CLONE_NEWNS : 0) | SIGCHLD, 0, 0, 0, 0);
     if (pid != 0) return pid;
     if (hostname != NULL && sethostname(hostname, strlen(hostname)) != 0) _exit(126);
+    if (bind_count > 0) {
+        // Slave: the host's mounts still reach the child, none of the child's reach the host.
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) _exit(126);
+        for (int index = 0; index < bind_count; index++) {
+            if (access(bind_targets[index], F_OK) != 0) continue;
+            if (mount(bind_sources[index], bind_targets[index], NULL, MS_BIND, NULL) != 0) _exit(126);
+        }
+    }
     umask((mode_t)mask);
     if (stdout_fd >= 0 && dup2(stdout_fd, 1) < 0) _exit(126);
     execve(path, argv, envp);

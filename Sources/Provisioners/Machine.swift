@@ -63,10 +63,13 @@ public struct Secret: Sendable, Hashable {
     }
 }
 
-/// Where a command's output goes.
+/// Where a command's output goes. Either way its stdout and stderr belong to the command's
+/// user, as under Docker and podman, so that it may open /dev/stdout again (nginx's
+/// `access_log /dev/stdout` as a user other than root).
 public enum CommandOutput: Sendable {
     /// Every line (stdout and stderr together, in order) to a handler.
     case lines(@Sendable (String) -> Void)
-    /// The caller's own stdin, stdout and stderr (interactive use: `bake run`).
+    /// The caller's own stdin, stdout and stderr (interactive use: `bake run`); for a user
+    /// other than root, stdout and stderr reach the caller's through pipes that user owns.
     case inherit
 }

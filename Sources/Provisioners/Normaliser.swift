@@ -33,6 +33,9 @@ public enum Normaliser {
         Rule(pattern: "var/log/wtmp", action: .drop, reason: "login records"),
         Rule(pattern: "var/log/btmp", action: .drop, reason: "login records"),
         Rule(pattern: "var/log/faillog", action: .drop, reason: "login records"),
+        // nginx-common makes these two empty, owned by www-data, for the service to append to:
+        // the files stay, what nginx logged while a step ran it goes.
+        Rule(pattern: "var/log/nginx/*", action: .empty, reason: "nginx's access and error logs, with times"),
         Rule(pattern: "var/cache/apt/**", action: .drop, reason: "apt's package caches (pkgcache.bin records times)"),
         Rule(pattern: "var/lib/apt/lists/**", action: .drop, reason: "downloaded package indexes"),
         Rule(pattern: "var/cache/debconf/*-old", action: .drop, reason: "debconf's backup copies"),

@@ -63,18 +63,31 @@ public final class OverlayMachine: Machine {
         guard bake_pipe_cloexec(&errorPipe) == 0 else { throw LayersError.system(operation: "create a pipe for", path: scratch, errno: errno) }
         defer { close(errorPipe[0]) }
         var outputPipe: [Int32] = [-1, -1]
+        var errorOutputPipe: [Int32] = [-1, -1]
         var stdio: (Int32, Int32, Int32) = (0, 1, 2)
-        if case .lines = output {
-            guard bake_pipe_cloexec(&outputPipe) == 0 else {
-                close(errorPipe[1])
-                throw LayersError.system(operation: "create a pipe for", path: scratch, errno: errno)
-            }
-            stdio = (-1, outputPipe[1], outputPipe[1])
-        }
-
         let closePipes = {
             close(errorPipe[1])
-            if outputPipe[0] >= 0 { close(outputPipe[0]); close(outputPipe[1]) }
+            for pipe in [outputPipe, errorOutputPipe] where pipe[0] >= 0 { close(pipe[0]); close(pipe[1]) }
+        }
+        // A command's stdout and stderr belong to its user, as under Docker and podman: a
+        // process may open /dev/stdout again only when it may open what that is (nginx does,
+        // for `access_log /dev/stdout`), and a user other than root may not open bake's.
+        let relayed = command.user.uid != 0
+        do {
+            switch output {
+            case .lines:
+                outputPipe = try Self.pipe(ownedBy: command.user, scratch: scratch)
+                stdio = (-1, outputPipe[1], outputPipe[1])
+            case .inherit where relayed:
+                outputPipe = try Self.pipe(ownedBy: command.user, scratch: scratch)
+                errorOutputPipe = try Self.pipe(ownedBy: command.user, scratch: scratch)
+                stdio = (0, outputPipe[1], errorOutputPipe[1])
+            case .inherit:
+                break
+            }
+        } catch {
+            closePipes()
+            throw error
         }
         let pid: pid_t
         do { pid = try CStrings.with(command.arguments) { argv in
@@ -133,10 +146,19 @@ public final class OverlayMachine: Machine {
         }
         bake_sandbox_track(pid)
         close(errorPipe[1])
-        if case .lines(let handler) = output {
+        switch output {
+        case .lines(let handler):
             close(outputPipe[1])
             Self.readLines(outputPipe[0], handler)
             close(outputPipe[0])
+        case .inherit where relayed:
+            close(outputPipe[1])
+            close(errorOutputPipe[1])
+            Self.relay([(outputPipe[0], 1), (errorOutputPipe[0], 2)])
+            close(outputPipe[0])
+            close(errorOutputPipe[0])
+        case .inherit:
+            break
         }
         var status: Int32 = 0
         guard bake_sandbox_wait(pid, &status) == 0 else {
@@ -172,6 +194,62 @@ public final class OverlayMachine: Machine {
             out.append(character)
         }
         return out
+    }
+
+    /// A close-on-exec pipe whose owner is `user` (for the end the command writes to).
+    static func pipe(ownedBy user: UserIdentity, scratch: String) throws -> [Int32] {
+        var fds: [Int32] = [-1, -1]
+        guard bake_pipe_cloexec(&fds) == 0 else { throw LayersError.system(operation: "create a pipe for", path: scratch, errno: errno) }
+        guard fchown(fds[1], user.uid, user.gid) == 0 else {
+            let error = errno
+            close(fds[0])
+            close(fds[1])
+            throw LayersError.system(operation: "give the command's output pipe to its user in", path: scratch, errno: error)
+        }
+        return fds
+    }
+
+    /// Copies each source to its destination as bytes arrive, until every source ends. A
+    /// destination that is gone (a closed pipe) is drained into nothing, so the command is
+    /// never blocked on output nobody reads.
+    static func relay(_ pairs: [(source: Int32, destination: Int32)]) {
+        // A write to a closed stdout must not kill bake (and with it the sandbox) at once.
+        signal(SIGPIPE, SIG_IGN)
+        var open = pairs.map { pollfd(fd: $0.source, events: Int16(POLLIN), revents: 0) }
+        var destinations = pairs.map(\.destination)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !open.isEmpty {
+            let ready = poll(&open, nfds_t(open.count), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            var index = 0
+            while index < open.count {
+                guard open[index].revents != 0 else { index += 1; continue }
+                let count = buffer.withUnsafeMutableBytes { read(open[index].fd, $0.baseAddress, $0.count) }
+                if count < 0 && (errno == EINTR || errno == EAGAIN) { index += 1; continue }
+                if count <= 0 {
+                    open.remove(at: index)
+                    destinations.remove(at: index)
+                    continue
+                }
+                var written = 0
+                while written < count, destinations[index] >= 0 {
+                    let result = buffer.withUnsafeBytes { write(destinations[index], $0.baseAddress! + written, count - written) }
+                    if result < 0 && errno == EINTR { continue }
+                    if result < 0 && errno == EAGAIN {
+                        // A destination someone made non-blocking: wait until it takes more.
+                        var writable = pollfd(fd: destinations[index], events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&writable, 1, -1)
+                        continue
+                    }
+                    if result <= 0 { destinations[index] = -1; break }
+                    written += result
+                }
+                index += 1
+            }
+        }
     }
 
     static func readLines(_ fd: Int32, _ handler: (String) -> Void) {

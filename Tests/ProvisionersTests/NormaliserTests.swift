@@ -19,6 +19,8 @@ struct NormaliserTests {
         ("etc/ssh/ssh_host_*", "etc/ssh/ssh_host_ed25519_key.pub", true),
         ("etc/ssh/ssh_host_*", "etc/ssh/sshd_config", false),
         ("etc/passwd-", "etc/passwd", false),
+        ("var/log/nginx/*", "var/log/nginx/access.log", true),
+        ("var/log/nginx/*", "var/log/nginx", false),
     ])
     func patterns(pattern: String, path: String, matches: Bool) {
         #expect(Normaliser.matches(pattern, path) == matches)
@@ -45,12 +47,13 @@ struct NormaliserTests {
             "srv/app/index.html": "<html>",
         ]
         for (path, content) in files { try Fixture.write(upper + "/" + path, content) }
+        try Fixture.write(upper + "/var/log/nginx/access.log", "127.0.0.1 - - [21/Nov/2026:20:59:38 +0000] \"GET / HTTP/1.1\" 200 615\n", mode: 0o640)
         let changed = try Normaliser.apply(toUpper: upper, epoch: epoch)
         #expect(changed == [
             "/etc/machine-id", "/etc/passwd-", "/etc/shadow", "/etc/ssh/ssh_host_ed25519_key",
             "/usr/lib/python3/x/__pycache__",
             "/var/cache/apt/pkgcache.bin", "/var/cache/ldconfig/aux-cache", "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
-            "/var/lib/dpkg/status-old", "/var/log/apt/history.log", "/var/log/dpkg.log",
+            "/var/lib/dpkg/status-old", "/var/log/apt/history.log", "/var/log/dpkg.log", "/var/log/nginx/access.log",
         ])
         func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: upper + "/" + path) }
         for kept in ["usr/lib/python3/x/y.py", "var/log/app.log", "srv/app/index.html", "var/cache/apt", "var/lib/apt/lists"] {
@@ -61,11 +64,14 @@ struct NormaliserTests {
             #expect(!exists(dropped), "\(dropped)")
         }
         #expect(try Fixture.read(upper + "/etc/machine-id") == "")
+        // nginx's log stays, empty, with its mode (nginx-common makes it for the service).
+        #expect(try Fixture.read(upper + "/var/log/nginx/access.log") == "")
+        #expect(try FileSystem.lstatPath(upper + "/var/log/nginx/access.log").permissions == 0o640)
         let day = String(epoch / 86_400)
         #expect(try Fixture.read(upper + "/etc/shadow")
             == "root:*:\(day):0:99999:7:::\napp:!:\(day)::::::\nnologin:*:0:0:99999:7:::\nblank:*::0:99999:7:::\nold:*:18000:0:99999:7:::")
         // Applied again, nothing changes: the rules are idempotent.
-        #expect(try Normaliser.apply(toUpper: upper, epoch: epoch) == ["/etc/machine-id", "/etc/shadow"])
+        #expect(try Normaliser.apply(toUpper: upper, epoch: epoch) == ["/etc/machine-id", "/etc/shadow", "/var/log/nginx/access.log"])
         #expect(try Fixture.read(upper + "/etc/shadow").contains("root:*:\(day):"))
     }
 

@@ -106,6 +106,16 @@ struct SandboxTests {
         }
     }
 
+    @Test func aCommandRunAsAnotherUserMayOpenItsOwnStdoutAndStderrAgain() throws {
+        // As nginx does for `access_log /dev/stdout`: the pipe is the command user's.
+        let dir = TemporaryDirectory()
+        let machine = try Busybox.machine(dir)
+        let (status, lines) = try Busybox.run(machine, "echo out > /dev/stdout && echo err > /dev/stderr && ls -lnL /dev/stdout | awk '{print $3}'",
+                                              user: UserIdentity(uid: 33, gid: 33))
+        #expect(status == 0, "\(lines)")
+        #expect(lines == ["out", "err", "33"])
+    }
+
     @Test func aMissingProgramIsASetupErrorNotAHang() throws {
         let dir = TemporaryDirectory()
         let machine = try Busybox.machine(dir)

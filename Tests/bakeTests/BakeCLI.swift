@@ -18,8 +18,8 @@ enum BakeCLI {
     ]
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
-        try Command.run([binary] + arguments, in: directory, environment: baseEnvironment.merging(environment) { $1 })
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:], stdin: String? = nil) throws -> CommandResult {
+        try Command.run([binary] + arguments, in: directory, environment: baseEnvironment.merging(environment) { $1 }, stdin: stdin)
     }
 
     /// Runs bake under `sh -c` with a given umask.
@@ -29,10 +29,15 @@ enum BakeCLI {
                                environment: baseEnvironment.merging(environment) { $1 })
     }
 
-    /// A copy of the repository's example pipeline in a fresh folder.
+    /// A copy of the repository's example pipeline (`images/`, on Debian) in a fresh folder.
     static func exampleProject(at path: String) throws {
         try Fixture.mkdir(path)
         try Fixture.copyTree(repository + "/images", to: path + "/images")
+    }
+
+    /// The toy pipeline (three images on scratch, copy and remove steps only) in a fresh folder.
+    static func toyProject(at path: String) throws {
+        try ToyProject.write(at: path)
     }
 
     /// `name digest` lines printed by `bake build`.

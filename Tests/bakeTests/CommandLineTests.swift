@@ -23,7 +23,7 @@ import TestSupport
     ])
     func usageErrorsExitWith2(_ arguments: [String]) throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let result = try BakeCLI.run(arguments, in: dir.at("p"))
         #expect(result.status == 2, "\(result.stderr)")
         #expect(!result.stderr.isEmpty)
@@ -31,7 +31,7 @@ import TestSupport
 
     @Test func anInvalidStageFileNamesFileLineAndColumnAndLeavesNoStore() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         try Fixture.write(dir.at("p/images/app/stage.yaml"), "from: app-base\nsteps:\n  - copy: site/\n    too: /srv/app/\n")
         let result = try BakeCLI.run(["build", "app"], in: dir.at("p"))
         #expect(result.status == 2)
@@ -41,7 +41,7 @@ import TestSupport
 
     @Test func badInputBeforeBuildingLeavesTheStoreUntouched() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let epoch = try BakeCLI.run(["build"], in: dir.at("p"), environment: ["SOURCE_DATE_EPOCH": "yesterday"])
         #expect(epoch.status == 2)
         #expect(epoch.stderr == "bake: SOURCE_DATE_EPOCH='yesterday' is not a whole number of seconds since 1970-01-01 (like 1700000000); fix or unset it\n")
@@ -57,7 +57,7 @@ import TestSupport
 
     @Test func globalOptionsWorkBeforeAndAfterTheCommand() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let before = try BakeCLI.run(["-C", dir.at("p"), "--store", dir.at("s1"), "build", "base"], in: dir.path)
         let after = try BakeCLI.run(["build", "base", "-C", dir.at("p"), "--store", dir.at("s2")], in: dir.path)
         #expect(before.status == 0 && after.status == 0, "\(before.stderr) \(after.stderr)")
@@ -71,7 +71,7 @@ import TestSupport
 
     @Test func planAndGraphDescribeThePipelineWithoutSideEffects() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let plan = try BakeCLI.run(["plan", "app"], in: dir.at("p"))
         #expect(plan.status == 0)
         let lines = plan.stdout.split(separator: "\n").map(String.init)
@@ -89,7 +89,7 @@ import TestSupport
     @Test func fsckFindsACorruptBlobAndTheNextBuildReplacesIt() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
         #expect(try BakeCLI.run(["fsck"], in: project).stdout.hasPrefix("store ok: "))
         let report = try BakeCLI.run(["inspect", "app", "--json"], in: project)
@@ -110,7 +110,7 @@ import TestSupport
 
     @Test func readingCommandsExplainAMissingStoreOrImage() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let noStore = try BakeCLI.run(["inspect", "app"], in: dir.at("p"))
         #expect(noStore.status == 2)
         #expect(noStore.stderr.contains("there is no bake store at"))

@@ -35,6 +35,15 @@ struct DebianTests {
         #expect(digests[0] == digests[1])
 
         let project = dirs[0].at("p")
+        // The build machine's name and name servers, which mmdebstrap copies in, are not in
+        // the base layer.
+        let inspect = try BakeCLI.run(["inspect", "base", "--json"], in: project)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any])
+        let layer = try #require((report["layers"] as? [[String: Any]])?.first?["digest"] as? String)
+        let listing = try Command.run(["tar", "-tzf", project + "/.bake/oci/blobs/sha256/" + layer.dropFirst("sha256:".count)]).stdout
+            .split(separator: "\n").map(String.init)
+        #expect(listing.contains("etc/passwd"))
+        #expect(!listing.contains("etc/hostname") && !listing.contains("etc/resolv.conf"))
         // The installed package and its version are in the build record; the release file's
         // digest is the base's upstream pin.
         let records = try Command.shell("cat '\(project)'/.bake/builds/web/*.json '\(project)'/.bake/builds/base/*.json").stdout

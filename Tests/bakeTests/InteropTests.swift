@@ -4,14 +4,14 @@ import TestSupport
 
 /// bake's images read by skopeo, umoci and podman.
 @Suite(.serialized) struct InteropTests {
-    /// The example pipeline, built once per test.
+    /// The toy pipeline, built once per test.
     final class Built {
         let dir = TemporaryDirectory("bake-interop")
         var project: String { dir.at("project") }
         let digests: [String: String]
 
         init() throws {
-            try BakeCLI.exampleProject(at: dir.at("project"))
+            try BakeCLI.toyProject(at: dir.at("project"))
             let result = try BakeCLI.run(["build", "app"], in: dir.at("project"))
             guard result.status == 0 else { throw FixtureError("bake build app failed: \(result.stderr)") }
             digests = BakeCLI.digests(result.stdout)
@@ -23,13 +23,10 @@ import TestSupport
             .split(separator: "\n").map(String.init)
     }
 
-    /// What the example's stage files put into app, exactly: the paths, modes and owners
+    /// What the toy's stage files put into app, exactly: the paths, modes and owners
     /// the stage files ask for, with the sizes of the source files they copy.
     static var expectedAppTree: [String] {
-        func size(_ source: String) -> String {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: BakeCLI.repository + "/images/" + source)
-            return String((attributes?[.size] as? Int) ?? -1)
-        }
+        func size(_ source: String) -> String { String(ToyProject.size(source)) }
         return [
             "./etc drwxr-xr-x 0:0 4096 ",
             "./etc/group -rw-r--r-- 0:0 \(size("app-base/etc/group")) ",
@@ -150,7 +147,7 @@ import TestSupport
         #expect(try FileSystemMode.of(rootfs) == 0o755)
     }
 
-    /// A pipeline with what the example lacks: hard links, setuid, deletions of folders, an opaque-free overwrite.
+    /// A pipeline with what the toy lacks: hard links, setuid, deletions of folders, an opaque-free overwrite.
     @Test(.enabled(if: Host.canRun(tools: ["umoci"], root: true)))
     func umociSeesHardlinksSetuidAndDeletions() throws {
         let dir = TemporaryDirectory("bake-interop")

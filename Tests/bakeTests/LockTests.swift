@@ -18,7 +18,7 @@ struct LockTests {
     @Test func aBuildRecordsEveryImageAndAnUnchangedBuildLeavesTheLockAlone() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let built = try BakeCLI.run(["build", "app"], in: project)
         #expect(built.status == 0, "\(built.stderr)")
         let digests = BakeCLI.digests(built.stdout)
@@ -41,7 +41,7 @@ struct LockTests {
     @Test func lockedCatchesAChangedResultAndChangesNothing() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let built = try BakeCLI.run(["build", "app"], in: project)
         let app = try #require(BakeCLI.digests(built.stdout)["app"])
         let lock = try Fixture.read(project + "/bake.lock")
@@ -140,7 +140,7 @@ struct LockTests {
     @Test func historyListsPastBuildsAndAPastBuildCanBeExportedAgain() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let first = try #require(BakeCLI.digests(try BakeCLI.run(["build", "app"], in: project).stdout)["app"])
         try Fixture.write(project + "/images/app/site/index.html", "<h1>v2</h1>\n")
         let second = try #require(BakeCLI.digests(try BakeCLI.run(["build", "app"], in: project).stdout)["app"])
@@ -170,7 +170,7 @@ struct LockTests {
     @Test func imagesCarryTheirSourceAndANewCommitLeavesEveryLayerCached() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let git = { (arguments: [String]) throws -> String in
             let result = try Command.run(["git", "-C", project, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments)
             guard result.status == 0 else { throw FixtureError("git \(arguments) failed: \(result.stderr)") }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The rebuild chain on the three-image example, observed through `--progress json`.
+/// The rebuild chain on the three-image toy pipeline, observed through `--progress json`.
 @Suite struct RebuildChainTests {
     static let all = ["base/1", "app-base/1", "app-base/2", "app-base/3", "app/1", "app/2"]
 
@@ -13,7 +13,7 @@ import TestSupport
     @Test func eachChangeRebuildsExactlyWhatItShould() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
 
         // From nothing: everything runs.
         #expect(Self.statuses(try BakeCLI.build(["app"], in: project)).built == Self.all)
@@ -50,7 +50,7 @@ import TestSupport
     @Test func earlyCutoffAParentRebuiltIntoTheSameBytesLeavesItsChildrenCached() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let first = try BakeCLI.run(["--progress", "json", "build", "app"], in: project)
         // base rebuilt from nothing: every step runs, and base comes out byte-identical.
         #expect(try BakeCLI.build(["--no-cache", "base"], in: project) == ["base/1": "built"])
@@ -66,7 +66,7 @@ import TestSupport
     @Test func aNewBuildTimeRebuildsEverything() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         _ = try BakeCLI.build(["app"], in: project)
         let steps = try BakeCLI.build(["app"], in: project, environment: ["SOURCE_DATE_EPOCH": "1700000000"])
         #expect(Self.statuses(steps).built == Self.all)
@@ -77,7 +77,7 @@ import TestSupport
     @Test func plainProgressEndsWithTheSummaryTable() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         _ = try BakeCLI.build(["app"], in: project)
         try Fixture.write(project + "/images/app/site/index.html", "changed\n")
         let result = try BakeCLI.run(["--progress", "plain", "build", "app"], in: project)
@@ -99,7 +99,7 @@ import TestSupport
     @Test func whyNamesTheFileTheStepOrTheBaseThatChanged() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let never = try BakeCLI.run(["why", "app"], in: project)
         #expect(never.stdout.hasPrefix("base step 1 (copy rootfs/ /) is rebuilt (it was never built): never built"), "\(never.stdout)")
         _ = try BakeCLI.build(["app"], in: project)
@@ -138,7 +138,7 @@ import TestSupport
     @Test func planSaysHitOrBuildWithTheReason() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         _ = try BakeCLI.build(["app"], in: project)
         try Fixture.write(project + "/images/app-base/etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:10001:10001::/srv/app:/sbin/nologin\n")
         let plan = try BakeCLI.run(["plan", "app"], in: project)

@@ -9,9 +9,9 @@ import TestSupport
         let second = TemporaryDirectory("bake-clone-b")
         let one = first.at("one")
         let two = second.at("somewhere/much/deeper/two")
-        try BakeCLI.exampleProject(at: one)
+        try BakeCLI.toyProject(at: one)
         try Fixture.mkdir(FileManager.default.temporaryDirectory.path)
-        try BakeCLI.exampleProject(at: two)
+        try BakeCLI.toyProject(at: two)
         // The second checkout: every file touched at a different time, as a fresh clone would be,
         // and group/other permissions stripped, as a checkout under umask 077 would have them.
         var seed = 12345
@@ -41,7 +41,7 @@ import TestSupport
 
     @Test func sourceDateEpochSetsTheTimeAndChangesTheDigests() throws {
         let dir = TemporaryDirectory()
-        try BakeCLI.exampleProject(at: dir.at("p"))
+        try BakeCLI.toyProject(at: dir.at("p"))
         let plain = try BakeCLI.run(["build", "base"], in: dir.at("p"))
         let dated = try BakeCLI.run(["build", "base"], in: dir.at("p"), environment: ["SOURCE_DATE_EPOCH": "1700000000"])
         #expect(plain.status == 0 && dated.status == 0)

@@ -227,6 +227,13 @@ struct RunStepTests {
         #expect(env.status == 7)
         #expect(env.stdout == "hello\n")
         #expect(try BakeCLI.run(["run", "site", "--", "test", "-e", "/srv/www/x"], in: project).status == 1)
+        // The image's user (33) may open its stdout and stderr again, as under Docker (nginx
+        // does, for `access_log /dev/stdout`): they reach bake's through pipes it owns.
+        let reopened = try BakeCLI.run(["run", "site", "--", "sh", "-c", "echo out > /dev/stdout; echo err > /dev/stderr; exec cat"], in: project,
+                                       stdin: "from stdin\n")
+        #expect(reopened.status == 0, "\(reopened.stderr)")
+        #expect(reopened.stdout == "out\nfrom stdin\n")
+        #expect(reopened.stderr == "err\n")
         let missing = try BakeCLI.run(["run", "site", "--", "no-such-program"], in: project)
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no-such-program"), "\(missing.stderr)")

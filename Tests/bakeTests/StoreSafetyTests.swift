@@ -115,7 +115,7 @@ import TestSupport
     @Test func gcFreesWhatNothingRefersToAndKeepsWhatIsCached() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         _ = try BakeCLI.build(["app"], in: project)
         // Debris: a blob nothing names, and a write a killed bake left behind.
         let orphan = Array(repeating: UInt8(7), count: 5000)

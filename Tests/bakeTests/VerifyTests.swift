@@ -19,7 +19,7 @@ struct VerifyTests {
     @Test func theExamplePipelineIsReproducible() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let built = try BakeCLI.run(["build", "app"], in: project)
         #expect(built.status == 0, "\(built.stderr)")
         let digests = BakeCLI.digests(built.stdout)
@@ -144,7 +144,7 @@ struct VerifyTests {
     @Test func withoutABuildOrALockThereIsNothingToCompare() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         let result = try Self.verify(["app"], in: project)
         #expect(result.status == 2)
         #expect(result.stderr.contains("base has not been built"))
@@ -155,7 +155,7 @@ struct VerifyTests {
     @Test func aFreshCloneIsVerifiedAgainstTheCommittedLock() throws {
         let dir = TemporaryDirectory()
         let project = dir.at("p")
-        try BakeCLI.exampleProject(at: project)
+        try BakeCLI.toyProject(at: project)
         #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
         // A fresh clone: bake.lock, no store.
         let clone = dir.at("clone")

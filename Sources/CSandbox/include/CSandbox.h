@@ -65,9 +65,11 @@ void bake_sandbox_untrack(pid_t pid);
 int bake_sandbox_wait(pid_t pid, int *status);
 
 /// Starts `path` with `argv` and `envp` in a new UTS namespace with `hostname`, umask
-/// `mask`, and stdout on `stdout_fd` (-1: unchanged); the rest is inherited. Returns the
-/// pid, or -1 with errno. The child exits 126 if it cannot set itself up, 127 if it
-/// cannot exec.
+/// `mask`, and stdout on `stdout_fd` (-1: unchanged); the rest is inherited. In a new mount
+/// namespace (whose mounts never propagate back), each existing `bind_targets[i]` shows
+/// the file `bind_sources[i]` instead (`bind_count` pairs). Returns the pid, or -1 with
+/// errno. The child exits 126 if it cannot set itself up, 127 if it cannot exec.
 pid_t bake_spawn_changed(const char *path, char *const argv[], char *const envp[], const char *hostname,
-                         unsigned int mask, int stdout_fd);
+                         unsigned int mask, int stdout_fd, const char *const bind_sources[],
+                         const char *const bind_targets[], int bind_count);
 #endif

@@ -84,11 +84,25 @@ struct DebianBaseBuilder {
             throw PipelineError.failed(
                 "\(stage.baseLocation): the Debian mirror published a new release of \(debian.suite) during the build; build again")
         }
+        try Self.removeHostFiles(root: root)
         try Normaliser.apply(toUpper: root, epoch: epoch)
         let layer = try ExternalBases.captureFolder(root, store: store, epoch: epoch, threads: threads)
         try evaluator.cache.record(key: key.digest, layer: layer, history: summary)
         let base = BaseLayer(key: key, layer: layer, history: summary, cached: false, reason: noCache ? "--no-cache" : "not in the cache")
         return (ExternalBases.oneLayer(base, epoch: epoch, environment: environment), base, upstream)
+    }
+
+    /// Files mmdebstrap copies from the host into the root, as debootstrap does (its manual,
+    /// "SOURCE_DATE_EPOCH"): the name and the name servers of the machine that built the base.
+    /// Kept, they make the base differ from one build machine to the next and tell every image
+    /// where it was built; a runtime gives a container its own (bake's sandbox binds the host's
+    /// resolv.conf for a step with network, Docker and podman bind all three of /etc/hosts,
+    /// hostname and resolv.conf).
+    static let hostFiles = ["etc/hostname", "etc/resolv.conf"]
+
+    /// Removes `hostFiles` from a root mmdebstrap made.
+    static func removeHostFiles(root: String) throws {
+        for path in hostFiles { try FileSystem.removeTree(root + "/" + path) }
     }
 
     /// The lock's pins of a release.

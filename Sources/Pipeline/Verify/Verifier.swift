@@ -169,17 +169,27 @@ public struct Verifier {
         let umaskText = String(repeating: "0", count: max(0, 4 - octal.count)) + octal
         let changed: [String: String] = [
             "project": copy, "store": store, "TZ": Self.timeZone, "LC_ALL": Self.locale, "hostname": Self.hostname,
+            "host files": "/etc/hostname and /etc/resolv.conf with other bytes",
             "umask": umaskText, "threads": String(threads), "jobs": String(jobs),
             "mtimes": "from 2001-09-09, 61 s apart", "order": "context files created in reverse order",
         ]
-        announce("verify: rebuilding \(order.joined(separator: ", ")) from nothing in \(copy) (store \(store)) with TZ=\(Self.timeZone), LC_ALL=\(Self.locale), hostname \(Self.hostname), umask \(changed["umask"]!), --threads \(threads), --jobs \(jobs), other file times and creation order")
+        announce("verify: rebuilding \(order.joined(separator: ", ")) from nothing in \(copy) (store \(store)) with TZ=\(Self.timeZone), LC_ALL=\(Self.locale), hostname \(Self.hostname) (also in /etc/hostname), another /etc/resolv.conf, umask \(changed["umask"]!), --threads \(threads), --jobs \(jobs), other file times and creation order")
 
         var arguments = [options.executable, "--progress", options.progress, "-C", copy, "--store", store, "build", "--no-cache",
                          "--jobs", String(jobs), "--threads", String(threads)]
         for secret in options.secretArguments { arguments += ["--secret", secret] }
         for host in options.insecureRegistries { arguments += ["--insecure-registry", host] }
         arguments += order
-        let status = try Self.spawn(arguments, environment: environment, mask: mask)
+        var binds: [(source: String, target: String)] = []
+        try FileSystem.createDirectory(folder + "/host")
+        for (index, replacement) in Self.hostFileReplacements().enumerated() {
+            let source = folder + "/host/\(index)-" + (replacement.target.split(separator: "/").last.map(String.init) ?? "file")
+            let file = try OpenFile(path: source, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            try replacement.contents.withUnsafeBytes { try file.writeAll($0) }
+            try file.close()
+            binds.append((source, replacement.target))
+        }
+        let status = try Self.spawn(arguments, environment: environment, mask: mask, binds: binds)
         guard status == 0 else {
             if Interrupts.happened { throw ProvisionersError.interrupted }
             throw PipelineError.failed("the verification build failed (exit status \(status), its messages are above), so nothing could be compared")
@@ -346,17 +356,42 @@ public struct Verifier {
         return outputs
     }
 
-    /// Runs the verification build in a new UTS namespace with `mask`; its stdout is
-    /// discarded (the result is read from its store), its stderr is bake's.
-    static func spawn(_ arguments: [String], environment: [String: String], mask: mode_t) throws -> Int32 {
+    /// The host's files that the verification build sees with other bytes, and what it
+    /// sees: tools that run on the host (mmdebstrap) may copy them into an image. The
+    /// replacement resolv.conf names the same name servers, so the network still works.
+    static func hostFileReplacements() -> [(target: String, contents: [UInt8])] {
+        var replacements: [(target: String, contents: [UInt8])] = [("/etc/hostname", Array((hostname + "\n").utf8))]
+        if var resolv = try? FileSystem.readFile("/etc/resolv.conf", limit: 1 << 20) {
+            if let last = resolv.last, last != 0x0a { resolv.append(0x0a) }
+            resolv += Array("# bake verify: the host's name servers, in another file\n".utf8)
+            replacements.append(("/etc/resolv.conf", resolv))
+        }
+        return replacements
+    }
+
+    /// Runs the verification build in new UTS and mount namespaces with `mask`, each
+    /// existing `binds` target showing its source file; its stdout is discarded (the result
+    /// is read from its store), its stderr is bake's.
+    static func spawn(_ arguments: [String], environment: [String: String], mask: mode_t,
+                      binds: [(source: String, target: String)] = []) throws -> Int32 {
         let devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { if devnull >= 0 { close(devnull) } }
         // Ctrl-C reaches the verification build from the terminal too; bake passes it on as
         // SIGTERM (a second one kills), waits, and then removes the verification folder.
         Interrupts.installForRun()
+        let sources = binds.map { strdup($0.source) }
+        let targets = binds.map { strdup($0.target) }
+        defer { (sources + targets).forEach { free($0) } }
+        let sourcePointers = sources.map { UnsafePointer($0) }
+        let targetPointers = targets.map { UnsafePointer($0) }
         let pid: pid_t = CStrings.with(arguments) { argv in
             CStrings.with(environment.map { "\($0.key)=\($0.value)" }.sorted()) { envp in
-                bake_spawn_changed(arguments[0], argv, envp, hostname, UInt32(mask), devnull)
+                sourcePointers.withUnsafeBufferPointer { sourceBuffer in
+                    targetPointers.withUnsafeBufferPointer { targetBuffer in
+                        bake_spawn_changed(arguments[0], argv, envp, hostname, UInt32(mask), devnull,
+                                           sourceBuffer.baseAddress, targetBuffer.baseAddress, Int32(binds.count))
+                    }
+                }
             }
         }
         guard pid > 0 else { throw LayersError.system(operation: "start", path: arguments[0], errno: errno) }
