@@ -38,7 +38,12 @@ extension RegistryClient {
     /// already; mounts it from one of `mountFrom` (repositories of this registry known to
     /// have it) when the registry allows. Small blobs go in one request, large ones in chunks,
     /// resuming from the offset the registry reports after a failed chunk.
-    public func pushBlob(_ repository: String, digest: Digest, size: Int64, file: String, mountFrom: [String] = []) async throws -> BlobPush {
+    /// `beforeUpload` runs only when the bytes must be sent (not for a blob the repository
+    /// has or mounts): the place to check the local file.
+    public func pushBlob(
+        _ repository: String, digest: Digest, size: Int64, file: String, mountFrom: [String] = [],
+        beforeUpload: (@Sendable () throws -> Void)? = nil
+    ) async throws -> BlobPush {
         if try await hasBlob(repository, digest, actions: "pull,push") { return .existed }
         var session: (String, Int64?)?
         for source in mountFrom where source != repository {
@@ -61,6 +66,7 @@ extension RegistryClient {
                 break
             }
         }
+        try beforeUpload?()
         if size <= options.monolithicLimit {
             try await uploadMonolithic(repository, digest: digest, size: size, file: file, session: session?.0)
         } else {

@@ -200,6 +200,21 @@ import TestSupport
         #expect(copy.status == 0, "\(copy.stderr)")
     }
 
+    @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aDamagedBlobInTheStoreIsNotSent() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let layer = try #require(try RegistryProject.layers(project.path, "app").last)
+        let path = project.path + "/.bake/oci/blobs/sha256/" + layer.dropFirst(7)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let push = try project.bake(["push", "app", "\(registry.host)/team/app", "--tag", "v1", "--insecure"])
+        #expect(push.status == 1)
+        #expect(push.stderr.contains(layer) && push.stderr.contains("bake fsck"), "\(push.stderr)")
+        #expect(throws: (any Error).self) { try registry.inspect("team/app:v1") }
+    }
+
     @Test(.enabled(if: Host.canRun(tools: tools)), arguments: ["blobs", "manifests"])
     func aRegistryReportingAnotherDigestFailsThePush(_ what: String) throws {
         let registry = try TestRegistry()

@@ -62,14 +62,17 @@ public enum Pusher {
         let manifest = try CanonicalJSON.decode(Manifest.self, from: manifestBytes, kind: "manifest \(descriptor.digest)")
         let config = try store.readConfig(manifest.config.digest)
         let revision = config.config?.labels?[AnnotationKey.revision]
-        // Every blob checked against its digest before anything is sent: a damaged store
-        // must not reach a registry.
         let blobs = [manifest.config] + manifest.layers
-        for blob in blobs {
-            do {
-                try store.verifyBlob(blob.digest, what: blob.mediaType == manifest.config.mediaType ? "config" : "layer")
-            } catch {
-                throw PipelineError.failed("cannot push \(options.image): \(error); run 'bake fsck'")
+        let imageToPush = options.image
+        // A blob is checked against its digest before its bytes are sent (a damaged store must
+        // not reach a registry); one the registry has already is not read at all.
+        let check: @Sendable (Descriptor) -> (@Sendable () throws -> Void) = { blob in
+            {
+                do {
+                    try store.verifyBlob(blob.digest, what: blob.digest == manifest.config.digest ? "config" : "layer")
+                } catch {
+                    throw PipelineError.failed("cannot push \(imageToPush): \(error); run 'bake fsck'")
+                }
             }
         }
         // Git templates are filled in now, so a missing revision fails before any request.
@@ -100,7 +103,7 @@ public enum Pusher {
                 digest: config.digest, size: config.size,
                 result: try await client.pushBlob(
                     repository, digest: config.digest, size: config.size, file: store.blobPath(config.digest),
-                    mountFrom: known.repositories(host: host, digest: config.digest).reversed()))]
+                    mountFrom: known.repositories(host: host, digest: config.digest).reversed(), beforeUpload: check(config)))]
             try await withThrowingTaskGroup(of: PushReport.Blob.self) { group in
                 var pending = blobs.dropFirst()
                 func startNext() {
@@ -109,7 +112,8 @@ public enum Pusher {
                     let mountFrom = Array(known.repositories(host: host, digest: blob.digest).reversed())
                     group.addTask {
                         let result = try await client.pushBlob(
-                            repository, digest: blob.digest, size: blob.size, file: store.blobPath(blob.digest), mountFrom: mountFrom)
+                            repository, digest: blob.digest, size: blob.size, file: store.blobPath(blob.digest), mountFrom: mountFrom,
+                            beforeUpload: check(blob))
                         return PushReport.Blob(digest: blob.digest, size: blob.size, result: result)
                     }
                 }
@@ -119,7 +123,8 @@ public enum Pusher {
                     startNext()
                 }
             }
-            // By digest first: the image exists whole before any tag names it.
+            // By digest first: the digest the registry reports for it is checked before any tag
+            // names it, and the image exists whole before a tag does.
             try await client.putManifest(repository, reference: descriptor.digest.description, bytes: manifestBytes, mediaType: .imageManifest)
             for tag in tags {
                 try await client.putManifest(repository, reference: tag, bytes: manifestBytes, mediaType: .imageManifest)
