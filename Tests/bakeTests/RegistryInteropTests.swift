@@ -201,6 +201,22 @@ import TestSupport
     }
 
     @Test(.enabled(if: Host.canRun(tools: tools)))
+    func anImageWithTwoEqualLayersPushesThatBlobOnce() throws {
+        let registry = try TestRegistry()
+        let dir = TemporaryDirectory("bake-push-twice")
+        try Fixture.mkdir(dir.at("images/a"))
+        try Fixture.write(dir.at("images/a/f"), "same\n")
+        try Fixture.write(dir.at("images/a/stage.yaml"), "from: scratch\nsteps:\n  - copy: f\n    to: /f\n  - copy: f\n    to: /f\n")
+        let digest = try #require(try RegistryProject.build(dir.path, ["a"])["a"])
+        let layers = try RegistryProject.layers(dir.path, "a")
+        #expect(layers.count == 2 && layers[0] == layers[1])
+        let push = try BakeCLI.run(["push", "a", "\(registry.host)/team/a", "--tag", "t", "--insecure", "--json"], in: dir.path)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect((try Self.json(push.stdout)["blobs"] as? [[String: Any]])?.count == 2, "the config and the one layer")
+        #expect(try registry.inspect("team/a:t")["Digest"] as? String == digest)
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
     func aDamagedBlobInTheStoreIsNotSent() throws {
         let registry = try TestRegistry()
         let project = try Project()

@@ -62,8 +62,10 @@ public enum Pusher {
         let manifest = try CanonicalJSON.decode(Manifest.self, from: manifestBytes, kind: "manifest \(descriptor.digest)")
         let config = try store.readConfig(manifest.config.digest)
         let revision = config.config?.labels?[AnnotationKey.revision]
-        let blobs = [manifest.config] + manifest.layers
-        let imageToPush = options.image
+        // Each blob once: two steps can make the same layer.
+        var seen = Set<Digest>()
+        let blobs = ([manifest.config] + manifest.layers).filter { seen.insert($0.digest).inserted }
+        let imageName = options.image
         // A blob is checked against its digest before its bytes are sent (a damaged store must
         // not reach a registry); one the registry has already is not read at all.
         let check: @Sendable (Descriptor) -> (@Sendable () throws -> Void) = { blob in
@@ -71,17 +73,16 @@ public enum Pusher {
                 do {
                     try store.verifyBlob(blob.digest, what: blob.digest == manifest.config.digest ? "config" : "layer")
                 } catch {
-                    throw PipelineError.failed("cannot push \(imageToPush): \(error); run 'bake fsck'")
+                    throw PipelineError.failed("cannot push \(imageName): \(error); run 'bake fsck'")
                 }
             }
         }
         // Git templates are filled in now, so a missing revision fails before any request.
-        let partial = try tagTemplates.map { try TagTemplate.expand($0, revision: revision, sequence: nil, image: options.image) }
+        let partial = try tagTemplates.map { try TagTemplate.expand($0, revision: revision, sequence: nil, image: imageName) }
         let known = KnownBlobs.load(store)
         let host = target.host
         let repository = target.repository
         let jobs = max(1, options.jobs)
-        let imageName = options.image
         let work: @Sendable (RegistryClient) async throws -> ([PushReport.Blob], [String]) = { client in
             // {seq} reads the tags first, so the number is one more than any tag already there.
             var existing: [String] = []
