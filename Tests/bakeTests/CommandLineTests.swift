@@ -4,7 +4,10 @@ import TestSupport
 
 /// Exit codes, messages and help of the command line.
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["build"], ["plan"], ["inspect"], ["graph"], ["export"], ["fsck"]])
+    @Test(arguments: [
+        [], ["build"], ["plan"], ["why"], ["verify"], ["inspect"], ["history"], ["graph"], ["export"], ["run"], ["push"], ["retag"],
+        ["update"], ["outdated"], ["fsck"], ["gc"],
+    ])
     func everyCommandExplainsItselfWithAnExample(_ command: [String]) throws {
         let dir = TemporaryDirectory()
         let result = try BakeCLI.run(command + ["--help"], in: dir.path)
@@ -12,6 +15,8 @@ import TestSupport
         #expect(result.stdout.contains("EXAMPLES:"), "\(result.stdout)")
         #expect(result.stdout.contains("-C <DIR>"))
         #expect(result.stdout.contains("--store <DIR>"))
+        // A line continuation written as a literal backslash shows up in the help.
+        #expect(!result.stdout.split(separator: "\n").contains { $0.hasSuffix("\\") }, "\(result.stdout)")
     }
 
     @Test(arguments: [

@@ -7,10 +7,10 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "List the past builds of IMAGE, newest first.",
             discussion: """
-                Reads the build records of the store: each build's number, when it finished, \\
-                its manifest digest, the git revision it was built from, and how many steps \\
-                were built or taken from the cache. 'current' marks the image the store names \\
-                IMAGE now. A past build stays in the store (gc keeps the blobs of every build \\
+                Reads the build records of the store: each build's number, when it finished, \
+                its manifest digest, the git revision it was built from, and how many steps \
+                were built or taken from the cache. 'current' marks the image the store names \
+                IMAGE now. A past build stays in the store (gc keeps the blobs of every build \
                 record), so it can be inspected, run or exported again as IMAGE@N.
 
                 EXAMPLES:

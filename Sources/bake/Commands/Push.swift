@@ -8,27 +8,29 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "Push a built image to a registry and tag it.",
             discussion: """
-                Pushes IMAGE's blobs (several at once; a blob the repository already has is \\
-                skipped, one another repository of the registry has is mounted, large ones go \\
-                in chunks that resume after a dropped connection), then its manifest by digest, \\
-                then sets every tag to that digest. Failed requests (429, 5xx, dropped \\
-                connections) are retried with backoff. Prints the digest and each \\
+                Pushes IMAGE's blobs (several at once; a blob the repository already has is \
+                skipped, one another repository of the registry has is mounted, large ones go \
+                in chunks that resume after a dropped connection), then its manifest by digest, \
+                then sets every tag to that digest. Failed requests (429, 5xx, dropped \
+                connections) are retried with backoff. Prints the digest and each \
                 REPOSITORY:TAG set.
 
                 Tag templates:
                   {git.sha}    the git revision IMAGE was built from (its revision label)
                   {git.short}  its first 7 characters
-                  {seq}        one more than the highest all-digit tag in the repository (1 if none)
-                A template may be part of a tag (build-{seq}); other tags are set as written.
+                  {seq}        one more than the highest number among the repository's tags of
+                               the same shape: {seq} counts all-digit tags, build-{seq} counts
+                               build-1, build-2...; 1 for the first
+                Other tags are set as written.
 
-                Credentials, first found: --creds, BAKE_REGISTRY_USER and \\
-                BAKE_REGISTRY_PASSWORD, the registry's 'auths' entry in \\
-                $DOCKER_CONFIG/config.json or ~/.docker/config.json. Basic auth and bearer \\
+                Credentials, first found: --creds, BAKE_REGISTRY_USER and \
+                BAKE_REGISTRY_PASSWORD, the registry's 'auths' entry in \
+                $DOCKER_CONFIG/config.json or ~/.docker/config.json. Basic auth and bearer \
                 tokens are both handled. TLS is verified unless --insecure.
 
                 EXAMPLES:
                   bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
-                  bake push app@41 registry.example.com/team/app --tag latest       push an older build
+                  bake push app@41 registry.example.com/team/app --tag latest   (an older build)
                   bake push app 127.0.0.1:5000/app --tag dev --insecure
                   bake push app registry.example.com/team/app --tag {seq} --json | jq -r .reference
                 """
@@ -84,8 +86,8 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "Point tags at an image already in a registry (a rollback).",
             discussion: """
-                Reads the manifest REPOSITORY:FROM (or REPOSITORY@sha256:DIGEST) names and \\
-                puts the same bytes under each tag TO of the same repository. No blob moves, \\
+                Reads the manifest REPOSITORY:FROM (or REPOSITORY@sha256:DIGEST) names and \
+                puts the same bytes under each tag TO of the same repository. No blob moves, \
                 so it takes one request per tag. Prints REPOSITORY:TO and the digest.
 
                 EXAMPLES:

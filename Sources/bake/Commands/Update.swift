@@ -7,12 +7,12 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "Move the external pins in bake.lock to what upstream serves now.",
             discussion: """
-                bake.lock pins each external upstream an image is built from (today: the \\
-                InRelease file of a Debian suite, by sha256, and the digest a registry tag of \\
-                'from: {image: HOST/REPO:TAG}' names). Builds use the pin and never move \\
-                it; this command re-resolves the pins of IMAGE and the images it is built on \\
-                (every image when none is named) and writes bake.lock. An image whose pin \\
-                moved, and every image built on it, loses its recorded result in bake.lock: the \\
+                bake.lock pins each external upstream an image is built from (today: the \
+                InRelease file of a Debian suite, by sha256, and the digest a registry tag of \
+                'from: {image: HOST/REPO:TAG}' names). Builds use the pin and never move \
+                it; this command re-resolves the pins of IMAGE and the images it is built on \
+                (every image when none is named) and writes bake.lock. An image whose pin \
+                moved, and every image built on it, loses its recorded result in bake.lock: the \
                 next 'bake build' rebuilds them and records the new results. Exits 0.
 
                 EXAMPLES:
@@ -55,10 +55,10 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "Say which images have a newer upstream than bake.lock pins.",
             discussion: """
-                Asks each external upstream (the InRelease file of a Debian suite) what it \\
-                serves now and compares it with the pin in bake.lock. For an image whose \\
-                upstream moved, names the pinned and the current release and every image \\
-                downstream that 'bake update' followed by 'bake build' would rebuild. Writes \\
+                Asks each external upstream (the InRelease file of a Debian suite) what it \
+                serves now and compares it with the pin in bake.lock. For an image whose \
+                upstream moved, names the pinned and the current release and every image \
+                downstream that 'bake update' followed by 'bake build' would rebuild. Writes \
                 nothing. Exits 0 (also when something is outdated); use --json in CI.
 
                 EXAMPLES:

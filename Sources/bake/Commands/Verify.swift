@@ -8,22 +8,22 @@ extension Bake {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild from nothing in a changed environment and prove the same bytes come out.",
             discussion: """
-                Rebuilds IMAGE and every image it is built on (every image when none is named) \\
-                with no cache, into a new temporary store, from a copy of images/ at another \\
-                path, with other file times and creation order, another umask, time zone, \\
-                locale, hostname, compression thread count and job count. Then compares every \\
-                level with the last build of the store (or, for an image the store has not \\
+                Rebuilds IMAGE and every image it is built on (every image when none is named) \
+                with no cache, into a new temporary store, from a copy of images/ at another \
+                path, with other file times and creation order, another umask, time zone, \
+                locale, hostname, compression thread count and job count. Then compares every \
+                level with the last build of the store (or, for an image the store has not \
                 built, with bake.lock): each layer's digest and diffID, the config, the manifest.
 
                 Same bytes: prints one line per image with its digest and exits 0.
-                Different: exits 1 and names the first image and step whose layer differs, \\
-                then that layer's files: added, removed, or changed with the attribute that \\
-                differs (content sha256, size, mode, uid/gid, mtime, link target, xattrs), a \\
-                unified diff of small text files, and the known cause and fix when the path \\
-                matches one (logs, caches, .pyc, machine-id, timestamps written by a tool). \\
+                Different: exits 1 and names the first image and step whose layer differs, \
+                then that layer's files: added, removed, or changed with the attribute that \
+                differs (content sha256, size, mode, uid/gid, mtime, link target, xattrs), a \
+                unified diff of small text files, and the known cause and fix when the path \
+                matches one (logs, caches, .pyc, machine-id, timestamps written by a tool). \
                 Config and manifest differences are shown as JSON paths.
 
-                The rebuild uses the SOURCE_DATE_EPOCH, revision and Debian release pin of the \\
+                The rebuild uses the SOURCE_DATE_EPOCH, revision and Debian release pin of the \
                 build it is compared with. Secrets the steps need are given as for build.
 
                 EXAMPLES:
