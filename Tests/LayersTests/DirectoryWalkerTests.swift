@@ -29,3 +29,17 @@ import TestSupport
         #expect(visited.first?.0 == "link" && visited.first?.1 == .symlink)
     }
 }
+
+/// The test helpers must not change the host: Fixture.mkdir on a folder that exists (such
+/// as /tmp) leaves its mode alone.
+@Suite struct FixtureSafetyTests {
+    @Test func mkdirLeavesAnExistingFoldersModeAlone() throws {
+        let dir = TemporaryDirectory()
+        let folder = dir.at("sticky")
+        try Fixture.mkdir(folder, mode: 0o1777)
+        try Fixture.mkdir(folder)
+        var status = stat()
+        #expect(stat(folder, &status) == 0)
+        #expect(status.st_mode & 0o7777 == 0o1777)
+    }
+}

@@ -35,7 +35,11 @@ public enum Fixture {
         chmod(path, mode_t(mode))
     }
 
+    /// Creates a folder (and its parents) with the given permission bits. A folder that
+    /// already exists is left as it is: a test must never change the mode of /tmp or another
+    /// folder of the host.
     public static func mkdir(_ path: String, mode: Int = 0o755) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         chmod(path, mode_t(mode))
     }

@@ -10,7 +10,6 @@ import TestSupport
         let one = first.at("one")
         let two = second.at("somewhere/much/deeper/two")
         try BakeCLI.toyProject(at: one)
-        try Fixture.mkdir(FileManager.default.temporaryDirectory.path)
         try BakeCLI.toyProject(at: two)
         // The second checkout: every file touched at a different time, as a fresh clone would be,
         // and group/other permissions stripped, as a checkout under umask 077 would have them.
