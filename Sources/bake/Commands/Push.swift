@@ -3,6 +3,15 @@ import Foundation
 import OCI
 import Pipeline
 
+/// How push and retag reach the registry they name.
+struct RegistryFlags: ParsableArguments {
+    @Flag(help: "Allow plain HTTP and TLS certificates that do not verify.")
+    var insecure = false
+
+    @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
+    var creds: String?
+}
+
 extension Bake {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -47,11 +56,7 @@ extension Bake {
         @Option(name: .customLong("tag"), help: ArgumentHelp("A tag or tag template to set (repeatable).", valueName: "T"))
         var tags: [String] = []
 
-        @Flag(help: "Allow plain HTTP and TLS certificates that do not verify.")
-        var insecure = false
-
-        @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
-        var creds: String?
+        @OptionGroup var registry: RegistryFlags
 
         @Option(help: "Blobs uploaded at once.")
         var jobs = 4
@@ -64,7 +69,7 @@ extension Bake {
         }
 
         func run() throws {
-            let access = global.registryAccess(credentials: creds, insecureHost: insecure ? repository : nil)
+            let access = global.registryAccess(credentials: registry.creds, insecureHost: registry.insecure ? repository : nil)
             let report = try Pusher.push(
                 PushOptions(image: image, repository: repository, tags: tags, jobs: jobs, access: access),
                 workspace: global.workspace())
@@ -104,11 +109,7 @@ extension Bake {
         @Argument(help: ArgumentHelp("Tags of the same repository to point at it.", valueName: "to"))
         var targets: [String] = []
 
-        @Flag(help: "Allow plain HTTP and TLS certificates that do not verify.")
-        var insecure = false
-
-        @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "USER:PASS"))
-        var creds: String?
+        @OptionGroup var registry: RegistryFlags
 
         @Flag(help: "Print the result as JSON.")
         var json = false
@@ -118,7 +119,7 @@ extension Bake {
         }
 
         func run() throws {
-            let access = global.registryAccess(credentials: creds, insecureHost: insecure ? source : nil)
+            let access = global.registryAccess(credentials: registry.creds, insecureHost: registry.insecure ? source : nil)
             let report = try Retagger.retag(source, to: targets, access: access)
             if json {
                 print(String(decoding: try CanonicalJSON.encodePretty(report), as: UTF8.self))
