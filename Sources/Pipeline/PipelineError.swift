@@ -1,3 +1,4 @@
+import Diagnostics
 import Layers
 
 /// A place in a stage file.
@@ -35,7 +36,7 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
 
 /// Errors of the pipeline. Each describes itself as one sentence naming the file, line,
 /// step or blob it is about; `isBadInput` tells the command line which exit code to use.
-public enum PipelineError: Error, Sendable, CustomStringConvertible {
+public enum PipelineError: BakeError, Sendable {
     /// Stage files that do not validate (all problems found, in file order).
     case invalidStageFiles([Diagnostic])
     /// A usage or input problem outside stage files (unknown image, bad environment variable).
@@ -52,10 +53,12 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case lockMismatch(image: String, differences: [String])
 
     /// True when the user's input is at fault: exit code 2.
-    public var isBadInput: Bool {
+    public var isBadInput: Bool { exitStatus == .badInput }
+
+    public var exitStatus: BakeExitStatus {
         switch self {
-        case .invalidStageFiles, .badInput, .stepInput: return true
-        case .stepFailed, .commandFailed, .failed, .lockMismatch: return false
+        case .invalidStageFiles, .badInput, .stepInput: return .badInput
+        case .stepFailed, .commandFailed, .failed, .lockMismatch: return .failure
         }
     }
 

@@ -1,8 +1,9 @@
+import Diagnostics
 import Glibc
 import Layers
 
 /// Errors of Provisioners, each one sentence naming what failed.
-public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
+public enum ProvisionersError: BakeError, Sendable {
     /// The sandbox could not be set up (a mount, the overlay, pivot_root...).
     case sandbox(String)
     /// bake was interrupted (Ctrl-C, SIGTERM) while a command ran.
@@ -11,6 +12,15 @@ public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
     case missingTool(tool: String, package: String)
     /// A tool bake runs failed.
     case toolFailed(tool: String, status: Int32, output: String)
+
+    public var exitStatus: BakeExitStatus {
+        switch self {
+        case .interrupted: return .interrupted
+        // The user can fix it by installing the tool: bad input, as for a missing file.
+        case .missingTool: return .badInput
+        case .sandbox, .toolFailed: return .failure
+        }
+    }
 
     public var description: String {
         switch self {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import Layers
 import OCI
@@ -6,7 +7,9 @@ import Pipeline
 import Provisioners
 
 /// Runs the command line and maps every failure to bake's exit codes: 0 success, 1 a build,
-/// check or verify failed, 2 bad input or usage. Errors are one sentence on stderr.
+/// check or verify failed, 2 bad input or usage, 130 interrupted. Every error of bake's
+/// knows its exit status (`BakeError`), so this is the one place that catches; errors are
+/// one sentence on stderr.
 @main
 enum Main {
     static func main() {
@@ -14,22 +17,10 @@ enum Main {
         do {
             var command = try Bake.parseAsRoot()
             try command.run()
-        } catch let error as PipelineError {
-            Console.error(error.description)
-            exit(error.isBadInput ? 2 : 1)
-        } catch let error as LayersError {
-            Console.error(error.description)
-            exit(1)
-        } catch let error as OCIError {
-            Console.error(error.description)
-            exit(1)
-        } catch ProvisionersError.interrupted {
-            Console.error("interrupted")
-            exit(130)
-        } catch let error as ProvisionersError {
-            Console.error(error.description)
-            if case .missingTool = error { exit(2) }
-            exit(1)
+        } catch let error as any BakeError {
+            let status = error.exitStatus
+            Console.error(status == .interrupted ? "interrupted" : error.description)
+            exit(status.rawValue)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
@@ -40,8 +31,9 @@ enum Main {
                 exit(0)
             }
             FileHandle.standardError.write(Data((message + "\n").utf8))
-            // ArgumentParser reports usage errors as 64 (EX_USAGE); bake's contract is 2.
-            exit(2)
+            // ArgumentParser reports usage errors as 64 (EX_USAGE); bake's contract is 2. An
+            // error that is neither bake's nor a usage error is a failure.
+            exit(code == .failure ? 1 : 2)
         }
     }
 }
