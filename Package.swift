@@ -87,8 +87,14 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
         .testTarget(name: "ProvisionersTests", dependencies: ["Provisioners", "Layers", "OCI", "TestSupport"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
+        // A registry in memory behind Registry's HTTP transport seam, for Registry's and
+        // Pipeline's tests (no registry process, no socket).
+        .target(
+            name: "RegistryTestSupport",
+            dependencies: ["Registry", "OCI", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/RegistryTestSupport"),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "RegistryTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "Registry", "RegistryTestSupport", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(
             name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"],

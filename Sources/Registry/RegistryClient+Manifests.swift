@@ -4,16 +4,6 @@ import Foundation
 import NIOHTTP1
 import OCI
 
-/// A manifest or index as the registry sent it, verified against its digest.
-public struct FetchedManifest: Sendable {
-    /// The exact bytes (their sha256 is `digest`).
-    public var bytes: [UInt8]
-    /// The media type the registry gave (Content-Type), or the document's own.
-    public var mediaType: MediaType
-    /// The digest of `bytes`.
-    public var digest: Digest
-}
-
 extension RegistryClient {
     /// The manifest media types bake reads, for `Accept`.
     static let manifestTypes: [MediaType] = [.imageManifest, .imageIndex, .dockerManifest, .dockerManifestList]
@@ -23,7 +13,7 @@ extension RegistryClient {
     /// the registry reports for them.
     public func manifest(_ repository: String, reference: String) async throws -> FetchedManifest {
         let name = "\(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference
-        let operation = Operation(
+        let operation = RegistryOperation(
             method: .GET, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
             scopes: [Self.scope(repository, "pull")], what: "fetch of manifest \(name)", deadline: .seconds(120))
@@ -47,7 +37,7 @@ extension RegistryClient {
         do {
             bytes = try await answer.bytes(limit: 4 << 20)
         } catch {
-            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest is over 4 MiB or was cut off (\(Self.describe(error)))")
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest is over 4 MiB or was cut off (\(error))")
         }
         let digest = Digest(sha256: SHA256.hash(data: bytes))
         if reference.contains(":") {
@@ -74,7 +64,7 @@ extension RegistryClient {
     @discardableResult
     public func putManifest(_ repository: String, reference: String, bytes: [UInt8], mediaType: MediaType) async throws -> Digest {
         let digest = Digest(sha256: SHA256.hash(data: bytes))
-        let operation = Operation(
+        let operation = RegistryOperation(
             method: .PUT, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Content-Type", mediaType.rawValue)], body: .bytes(bytes),
             scopes: [Self.scope(repository, "pull,push")], what: "put of manifest \(host)/\(repository):\(reference)",
@@ -92,7 +82,7 @@ extension RegistryClient {
         var url = "/v2/\(repository)/tags/list?n=1000"
         var tags: [String] = []
         for _ in 0..<10_000 {
-            let operation = Operation(
+            let operation = RegistryOperation(
                 method: .GET, url: url, scopes: [Self.scope(repository, actions)],
                 what: "tag list of \(host)/\(repository)", deadline: .seconds(120))
             let answer = try await send(operation)

@@ -1,13 +1,16 @@
 import Diagnostics
+import Glibc
 import OCI
 
 /// What went wrong talking to a registry, as one sentence naming the registry, repository,
-/// blob or manifest. The underlying error, if any, is kept as `cause` text.
+/// blob or manifest. The underlying error, if any, is kept as `cause` (a `TransportError`,
+/// which keeps the HTTP library's own error), so callers can still ask what it was.
 public enum RegistryError: BakeError, Sendable {
-    /// Nothing answered at `host`, or the connection kept failing after every retry.
-    case unreachable(host: String, cause: String)
+    /// Nothing answered at `host`, or the connection kept failing after every retry;
+    /// `operation` is what was being done (nil: reaching the registry at all).
+    case unreachable(host: String, operation: String?, cause: any Error)
     /// The registry's TLS certificate is not trusted (self-signed, expired, wrong name).
-    case untrustedCertificate(host: String, cause: String)
+    case untrustedCertificate(host: String, cause: any Error)
     /// The registry refused the credentials, or wants credentials bake does not have.
     case unauthorized(host: String, repository: String, detail: String, credentialsGiven: Bool)
     /// The registry knows the user but does not allow the operation.
@@ -26,8 +29,8 @@ public enum RegistryError: BakeError, Sendable {
     case invalidResponse(host: String, operation: String, detail: String)
     /// The repository has no such blob.
     case unknownBlob(host: String, repository: String, digest: Digest)
-    /// A local file bake reads from or writes to failed.
-    case localFile(path: String, cause: String)
+    /// A local file bake reads from (a blob being sent) or writes to (a blob being pulled) failed.
+    case localFile(operation: String, path: String, errno: Int32)
     /// Credentials that cannot be used as given (`--creds` without a colon, a bad docker config).
     case invalidCredentials(String)
 
@@ -40,8 +43,8 @@ public enum RegistryError: BakeError, Sendable {
 
     public var description: String {
         switch self {
-        case .unreachable(let host, let cause):
-            return "the registry \(host) is not reachable: \(cause)"
+        case .unreachable(let host, let operation, let cause):
+            return "the registry \(host) is not reachable: " + (operation.map { "\($0): " } ?? "") + "\(cause)"
         case .untrustedCertificate(let host, let cause):
             return "the TLS certificate of the registry \(host) is not trusted (\(cause)); to accept it (or plain HTTP), "
                 + "push and retag take --insecure, and builds --insecure-registry \(host)"
@@ -67,8 +70,8 @@ public enum RegistryError: BakeError, Sendable {
             return "the registry \(host) sent an invalid answer to \(operation): \(detail)"
         case .unknownBlob(let host, let repository, let digest):
             return "the registry \(host) has no blob \(digest) in \(repository)"
-        case .localFile(let path, let cause):
-            return "cannot write \(path): \(cause)"
+        case .localFile(let operation, let path, let code):
+            return "cannot \(operation) \(path): \(String(cString: strerror(code)))"
         case .invalidCredentials(let detail):
             return detail
         }

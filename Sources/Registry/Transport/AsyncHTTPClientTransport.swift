@@ -1,0 +1,131 @@
+import AsyncHTTPClient
+import Glibc
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// The transport to real registries: AsyncHTTPClient, one connection pool per transport.
+/// The only file that knows the HTTP library: its errors become `TransportError`s here, in
+/// words, with the library's error kept underneath.
+public final class AsyncHTTPClientTransport: HTTPTransport {
+    private let client: HTTPClient
+
+    /// `insecure`: certificates are not verified (`--insecure`; plain http is the client's
+    /// decision, made per URL).
+    public init(insecure: Bool) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if insecure { tls.certificateVerification = .none }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            // Redirects are followed by the registry client: credentials must not go to another host.
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: .seconds(120)),
+            decompression: .disabled)
+        configuration.httpVersion = .http1Only
+        // bake retries itself, with backoff and a bound; the pool's own retrying of a failed
+        // connection would hold every attempt until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    deinit {
+        // A transport dropped without `shutdown()` (an error path) still closes its pool;
+        // the pool keeps itself alive until it has.
+        client.shutdown { _ in }
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    public func execute(_ request: TransportRequest) async throws -> TransportResponse {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = request.method
+        outgoing.headers = request.headers
+        switch request.body {
+        case nil: break
+        case .bytes(let bytes)?: outgoing.body = .bytes(ByteBuffer(bytes: bytes))
+        case .file(let path, let offset, let length)?:
+            outgoing.body = .stream(FileChunks(path: path, offset: offset, length: length), length: .known(length))
+        }
+        let timeout = request.timeout.components
+        do {
+            let response = try await client.execute(
+                outgoing, timeout: .nanoseconds(timeout.seconds * 1_000_000_000 + timeout.attoseconds / 1_000_000_000))
+            return TransportResponse(
+                status: Int(response.status.code), headers: response.headers, body: ByteStream(TranslatedBody(body: response.body)))
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// A response body whose failures are `TransportError`s too.
+    private struct TranslatedBody: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let body: HTTPClientResponse.Body
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var iterator: HTTPClientResponse.Body.AsyncIterator
+            mutating func next() async throws -> ByteBuffer? {
+                do { return try await iterator.next() } catch { throw AsyncHTTPClientTransport.translate(error) }
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(iterator: body.makeAsyncIterator()) }
+    }
+
+    /// The library's error as a `TransportError`; bake's own errors (a request body that could
+    /// not be read) and cancellation pass as they are.
+    static func translate(_ error: any Error) -> any Error {
+        switch error {
+        case is CancellationError, is RegistryError, is TransportError:
+            return error
+        case let io as IOError:
+            let words = String(cString: strerror(io.errnoCode)).lowercased()
+            return TransportError(io.errnoCode == ECONNREFUSED ? .refused : .connectionLost, words, underlying: error)
+        case SocketAddressError.unknown(let host, _):
+            return TransportError(.unresolvable, "the name \(host) does not resolve", underlying: error)
+        case let ssl as NIOSSLError:
+            return TransportError(.untrustedCertificate, Self.words(ssl), underlying: error)
+        case let boring as BoringSSLError:
+            return TransportError(.untrustedCertificate, Self.words(boring), underlying: error)
+        case let extra as NIOSSLExtraError:
+            // "NIOSSLExtraError.failedToValidateHostname: Couldn't find x in certificate from peer"
+            let text = "\(extra)"
+            let words = text.range(of: ": ").map { String(text[$0.upperBound...]) } ?? text
+            return TransportError(.untrustedCertificate, words, underlying: error)
+        case let client as HTTPClientError:
+            let timedOut: [HTTPClientError] = [.readTimeout, .writeTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout]
+            return TransportError(
+                timedOut.contains(client) ? .timedOut : .connectionLost, client.shortDescription.lowercased(), underlying: error)
+        default:
+            return TransportError(.connectionLost, String(describing: error), underlying: error)
+        }
+    }
+
+    /// A TLS failure in words: BoringSSL's reasons ("certificate verify failed"), without the
+    /// library's type names or the paths of its sources.
+    private static func words(_ error: NIOSSLError) -> String {
+        switch error {
+        case .handshakeFailed(let boring): return "the TLS handshake failed: " + words(boring)
+        case .shutdownFailed(let boring): return "the TLS shutdown failed: " + words(boring)
+        default: return "TLS: " + String(describing: error)
+        }
+    }
+
+    private static func words(_ error: BoringSSLError) -> String {
+        switch error {
+        case .sslError(let stack), .unknownError(let stack), .invalidSNIName(let stack), .failedToSetALPN(let stack):
+            // Each entry reads "Error: CODE error:HEX:LIBRARY:FUNCTION:REASON at FILE:LINE".
+            let reasons = stack.map { entry -> String in
+                var text = "\(entry)"
+                if let at = text.range(of: " at ", options: .backwards) { text = String(text[..<at.lowerBound]) }
+                let reason = text.split(separator: ":").last.map(String.init) ?? text
+                return reason.replacingOccurrences(of: "_", with: " ").lowercased()
+            }
+            return reasons.isEmpty ? String(describing: error) : reasons.joined(separator: "; ")
+        default:
+            return String(describing: error)
+        }
+    }
+}
