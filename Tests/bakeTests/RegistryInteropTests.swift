@@ -360,6 +360,28 @@ import TestSupport
     }
 
     @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aRegistryBaseTakesOneProbeAndOneTokenForAllItsRequests() throws {
+        let registry = try TestRegistry()
+        let proxy = try RegistryProxy(upstream: registry, faults: ["--bearer", "ci:token-pw"])
+        let project = try Project()
+        let push = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "v1", "--insecure", "--creds", "ci:token-pw"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let blobs = try RegistryProject.layers(project.path, "app").count + 1
+        proxy.clearLog()
+        let consumer = project.dir.at("consumer")
+        try Self.consumer(at: consumer, base: "\(proxy.host)/team/app:v1")
+        let built = try BakeCLI.run(["build", "--insecure-registry", proxy.host], in: consumer,
+                                    environment: ["BAKE_REGISTRY_USER": "ci", "BAKE_REGISTRY_PASSWORD": "token-pw"])
+        #expect(built.status == 0, "\(built.stderr)")
+        let requests = try proxy.requests()
+        // The tag's manifest, then every blob: one client for the command, so one probe and
+        // one token (pull of team/app), whatever the number of requests.
+        #expect(requests.filter { $0.path == "/v2/" }.count == 1, "\(requests)")
+        #expect(requests.filter { $0.path.hasPrefix("/token") }.count == 1, "\(requests)")
+        #expect(requests.filter { $0.method == "GET" && $0.path.contains("/blobs/sha256:") && $0.status == "200" }.count == blobs, "\(requests)")
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
     func aMultiPlatformIndexGivesTheImageOfTheHost() throws {
         let registry = try TestRegistry()
         let project = try Project()

@@ -11,6 +11,8 @@ import Registry
 struct RegistryBaseImporter {
     let store: ContentStore
     let access: RegistryAccess
+    /// Manifests and blobs, through the command's registry clients.
+    var fetcher: RegistryImageFetcher { RegistryImageFetcher(access: access) }
 
     /// bake.lock keys of a registry base.
     static let referenceKey = "image.reference"
@@ -37,7 +39,7 @@ struct RegistryBaseImporter {
         try FileSystem.createDirectory(layout + "/blobs/sha256")
         // Blobs the store has are linked into the layout; the rest are downloaded (when
         // building) or the base is not resolvable yet (a plan).
-        var missing: [(Digest, Int64?)] = []
+        var missing: [Descriptor] = []
         func link(_ blob: Digest) -> Bool {
             guard store.hasBlob(blob) else { return false }
             return Glibc.link(store.blobPath(blob), "\(layout)/blobs/sha256/\(blob.encoded)") == 0
@@ -48,9 +50,7 @@ struct RegistryBaseImporter {
         } else {
             guard build else { return nil }
             let wanted = digest?.description ?? reference.manifestReference
-            fetched = try Blocking.with(access, host: reference.host) { client in
-                try await client.manifest(repository, reference: wanted)
-            }
+            fetched = try fetcher.manifest(reference, wanted)
         }
         let top = try fetched.map { fetched -> Digest in
             try store.writeAtomically(layout + "/blobs/sha256/\(fetched.digest.encoded)", fetched.bytes)
@@ -71,20 +71,18 @@ struct RegistryBaseImporter {
                 guard build else { return nil }
                 // A manifest is fetched from the manifests endpoint (registries keep it there,
                 // not among blobs), checked against its digest by the client.
-                let child = try Blocking.with(access, host: reference.host) { client in
-                    try await client.manifest(repository, reference: match.digest.description)
-                }
+                let child = try fetcher.manifest(reference, match.digest.description)
                 try store.writeAtomically(layout + "/blobs/sha256/\(child.digest.encoded)", child.bytes)
             }
             manifestBytes = try FileSystem.readFile(layout + "/blobs/sha256/\(manifestDigest.encoded)")
         }
         let manifest = try CanonicalJSON.decode(Manifest.self, from: manifestBytes, kind: "manifest \(manifestDigest) of \(text)")
         for blob in [manifest.config] + manifest.layers where !link(blob.digest) {
-            missing.append((blob.digest, blob.size))
+            missing.append(blob)
         }
         if !missing.isEmpty {
             guard build else { return nil }
-            try pull(reference, missing, into: layout)
+            try fetcher.pullBlobs(missing, of: reference, into: layout + "/blobs/sha256")
         }
         let index = Index(manifests: [Descriptor(
             mediaType: topType, digest: top, size: Int64(topBytes.count), annotations: [AnnotationKey.refName: "base"])])
@@ -104,16 +102,6 @@ struct RegistryBaseImporter {
         var base = imported
         base.parent = ParentImage(name: reference.repositoryName + (reference.tag.map { ":" + $0 } ?? ""), digest: top)
         return (base, nil, [Self.referenceKey: text, Self.digestKey: top.description])
-    }
-
-    /// Downloads `blobs` of `reference`'s repository into the layout, each verified.
-    private func pull(_ reference: Reference, _ blobs: [(Digest, Int64?)], into layout: String) throws {
-        let repository = reference.repository
-        try Blocking.with(access, host: reference.host) { client in
-            for (digest, size) in blobs {
-                try await client.pullBlob(repository, digest: digest, size: size, to: "\(layout)/blobs/sha256/\(digest.encoded)")
-            }
-        }
     }
 
     /// The media type a manifest or index declares.

@@ -52,7 +52,7 @@ public enum Upstreams {
                 guard let reference = try? Reference(parsing: text), reference.digest == nil else { continue }
                 let repository = reference.repository
                 let tag = reference.manifestReference
-                let digest = try Blocking.with(access, host: reference.host) { client in
+                let digest = try access.with(host: reference.host) { client in
                     try await client.manifest(repository, reference: tag).digest
                 }
                 let current = [RegistryBaseImporter.referenceKey: text, RegistryBaseImporter.digestKey: digest.description]

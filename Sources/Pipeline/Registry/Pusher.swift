@@ -132,7 +132,7 @@ public enum Pusher {
             }
             return (results, tags)
         }
-        let (results, tags) = try Blocking.with(options.access, host: host, work)
+        let (results, tags) = try options.access.with(host: host, work)
         KnownBlobs.record(store, host: host, repository: repository, digests: blobs.map(\.digest))
         let order = Dictionary(uniqueKeysWithValues: blobs.enumerated().map { ($1.digest, $0) })
         return PushReport(
@@ -140,96 +140,5 @@ public enum Pusher {
             reference: target.with(digest: descriptor.digest).description,
             tags: tags.map { target.with(tag: $0).description },
             blobs: results.sorted { order[$0.digest, default: 0] < order[$1.digest, default: 0] })
-    }
-}
-
-/// Tag templates of `bake push --tag`.
-enum TagTemplate {
-    static let placeholders = ["{git.sha}", "{git.short}", "{seq}"]
-
-    /// Rejects unknown `{...}` placeholders before anything is pushed.
-    static func validate(_ template: String) throws {
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{") {
-            guard let close = rest[open...].firstIndex(of: "}") else {
-                throw PipelineError.badInput("--tag '\(template)' has a '{' without '}'; templates are \(placeholders.joined(separator: ", "))")
-            }
-            let placeholder = String(rest[open...close])
-            guard placeholders.contains(placeholder) else {
-                throw PipelineError.badInput("--tag '\(template)' uses \(placeholder), which is not a tag template; use \(placeholders.joined(separator: ", ")) or a plain tag")
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        let sample = template.replacingOccurrences(of: "{git.sha}", with: "a").replacingOccurrences(of: "{git.short}", with: "a")
-            .replacingOccurrences(of: "{seq}", with: "1")
-        guard Reference.isValidTag(sample) else {
-            throw PipelineError.badInput("--tag '\(template)' is not a valid tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')")
-        }
-    }
-
-    /// For a template with `{seq}` (its git placeholders already filled in): one more than
-    /// the highest number among the tags of that shape (`{seq}`: all-digit tags; `build-{seq}`:
-    /// `build-1`, `build-2`...), or 1. Nil for a template without `{seq}`.
-    static func nextSequence(_ tags: [String], template: String) -> Int? {
-        guard let range = template.range(of: "{seq}") else { return nil }
-        let prefix = template[..<range.lowerBound], suffix = template[range.upperBound...]
-        let numbers = tags.compactMap { tag -> Int? in
-            guard tag.hasPrefix(prefix), tag.hasSuffix(suffix), tag.count > prefix.count + suffix.count else { return nil }
-            let digits = tag.dropFirst(prefix.count).dropLast(suffix.count)
-            guard digits.utf8.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-            return Int(digits)
-        }
-        return (numbers.max() ?? 0) + 1
-    }
-
-    static func expand(_ template: String, revision: String?, sequence: Int?, image: String) throws -> String {
-        var tag = template
-        if tag.contains("{git.sha}") || tag.contains("{git.short}") {
-            guard let revision, !revision.isEmpty else {
-                throw PipelineError.badInput(
-                    "--tag '\(template)' needs the git revision \(image) was built from, but it has no \(AnnotationKey.revision) label; build it in a clean git checkout or set BAKE_REVISION")
-            }
-            tag = tag.replacingOccurrences(of: "{git.sha}", with: revision)
-            // Seven characters, as git and most CI systems show a short commit.
-            tag = tag.replacingOccurrences(of: "{git.short}", with: String(revision.prefix(7)))
-        }
-        if tag.contains("{seq}") {
-            // Filled in later, from the repository's tags.
-            guard let sequence else { return tag }
-            tag = tag.replacingOccurrences(of: "{seq}", with: String(sequence))
-        }
-        guard Reference.isValidTag(tag) else {
-            throw PipelineError.badInput("--tag '\(template)' gives '\(tag)', which is not a valid tag")
-        }
-        return tag
-    }
-}
-
-/// `bake retag REPOSITORY:FROM TO...`: points more tags at the manifest a tag (or digest)
-/// names, without moving any blob.
-public enum Retagger {
-    public struct Report: Sendable, Codable {
-        public var digest: Digest
-        public var tags: [String]
-    }
-
-    public static func retag(_ source: String, to targets: [String], access: RegistryAccess) throws -> Report {
-        let reference = try RegistryAccess.reference(source, what: "the image to retag")
-        guard reference.tag != nil || reference.digest != nil else {
-            throw PipelineError.badInput("'\(source)' names no tag or digest to retag from; write REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
-        }
-        guard !targets.isEmpty else { throw PipelineError.badInput("name at least one tag to point at \(source)") }
-        for target in targets where !Reference.isValidTag(target) {
-            throw PipelineError.badInput("'\(target)' is not a valid tag (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')")
-        }
-        let repository = reference.repository
-        let digest = try Blocking.with(access, host: reference.host) { client in
-            let fetched = try await client.manifest(repository, reference: reference.manifestReference)
-            for target in targets {
-                try await client.putManifest(repository, reference: target, bytes: fetched.bytes, mediaType: fetched.mediaType)
-            }
-            return fetched.digest
-        }
-        return Report(digest: digest, tags: targets.map { reference.with(tag: $0).description })
     }
 }

@@ -82,9 +82,11 @@ extension Bake {
             Interrupts.installForBuilds()
             let built: [BuiltImage]
             do {
-                built = try builder.build(BuildOptions(
-                    targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache, jobs: jobs,
-                    secrets: secrets, metadata: global.metadata(workspace), locked: locked, registries: global.registryAccess()))
+                built = try global.withRegistryAccess { registries in
+                    try builder.build(BuildOptions(
+                        targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache, jobs: jobs,
+                        secrets: secrets, metadata: global.metadata(workspace), locked: locked, registries: registries))
+                }
             } catch {
                 reporter.stop()
                 throw error
