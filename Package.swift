@@ -60,6 +60,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -93,7 +94,13 @@ let package = Package(
             name: "RegistryTestSupport",
             dependencies: ["Registry", "OCI", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/RegistryTestSupport"),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI", "RegistryTestSupport"]),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: [
+                "Registry", "OCI", "RegistryTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "Registry", "RegistryTestSupport", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Glibc
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 
 /// The transport to real registries: AsyncHTTPClient, one connection pool per transport.
@@ -85,6 +86,17 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             return TransportError(io.errnoCode == ECONNREFUSED ? .refused : .connectionLost, words, underlying: error)
         case SocketAddressError.unknown(let host, _):
             return TransportError(.unresolvable, "the name \(host) does not resolve", underlying: error)
+        case let unknown as SocketAddressError.UnknownHost:
+            return TransportError(.unresolvable, "the name \(unknown.host) does not resolve", underlying: error)
+        case let connection as NIOConnectionError:
+            if connection.dnsAError != nil || connection.dnsAAAAError != nil {
+                return TransportError(.unresolvable, "the name \(connection.host) does not resolve", underlying: error)
+            }
+            // Every address refused (or failed) the connection: the first failure says why.
+            guard let first = connection.connectionErrors.first.map({ translate($0.error) }) as? TransportError else {
+                return TransportError(.connectionLost, "no connection to \(connection.host):\(connection.port)", underlying: error)
+            }
+            return TransportError(first.kind, first.description, underlying: error)
         case let ssl as NIOSSLError:
             return TransportError(.untrustedCertificate, Self.words(ssl), underlying: error)
         case let boring as BoringSSLError:
