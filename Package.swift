@@ -67,7 +67,7 @@ let package = Package(
         // Stage files -> model -> graph -> plan -> build; export, inspect, fsck, push.
         .target(
             name: "Pipeline",
-            dependencies: ["Diagnostics", "OCI", "Layers", "Provisioners", "Registry", "CSandbox", "Yams"]
+            dependencies: ["Diagnostics", "OCI", "Layers", "Provisioners", "Registry", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(
@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
         .testTarget(name: "ProvisionersTests", dependencies: ["Provisioners", "Layers", "OCI", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Provisioners", "Layers", "OCI", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(
             name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"],
