@@ -68,7 +68,7 @@ let package = Package(
         // Stage files -> model -> graph -> plan -> build; export, inspect, fsck, push.
         .target(
             name: "Pipeline",
-            dependencies: ["Diagnostics", "OCI", "Layers", "Provisioners", "Registry", "CSandbox", "Yams"]
+            dependencies: ["Diagnostics", "OCI", "Layers", "Provisioners", "Registry", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(
@@ -101,7 +101,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "Registry", "RegistryTestSupport", "TestSupport"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Provisioners", "Layers", "OCI", "Registry", "RegistryTestSupport", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(
             name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"],

@@ -34,17 +34,12 @@ struct GlobalOptions: ParsableArguments {
         return workspace
     }
 
-    /// Runs `body` with how registries are reached: `--insecure-registry` hosts, plus the
-    /// host of `insecureHost` (a reference given with `--insecure`), and `--creds`. The
-    /// registry clients `body` used (one per registry) are shut down when it returns.
-    func withRegistryAccess<T>(
-        credentials: String? = nil, insecureHost: String? = nil, _ body: (RegistryAccess) throws -> T
-    ) rethrows -> T {
+    /// How registries are reached: `--insecure-registry` hosts, plus the host of
+    /// `insecureHost` (a reference given with `--insecure`), and `--creds`.
+    func registryAccess(credentials: String? = nil, insecureHost: String? = nil) -> RegistryAccess {
         var hosts = Set(insecureRegistries)
         if let insecureHost, let slash = insecureHost.firstIndex(of: "/") { hosts.insert(String(insecureHost[..<slash])) }
-        let access = RegistryAccess(insecureHosts: hosts, credentials: credentials, environment: ProcessInfo.processInfo.environment)
-        defer { access.shutdown() }
-        return try body(access)
+        return RegistryAccess(insecureHosts: hosts, credentials: credentials, environment: ProcessInfo.processInfo.environment)
     }
 
     /// The revision, source and version written into images built in `workspace`.

@@ -1,6 +1,8 @@
 import Foundation
+import Layers
 import OCI
 @testable import Pipeline
+import Provisioners
 import Registry
 import RegistryTestSupport
 import Synchronization
@@ -68,13 +70,14 @@ import TestSupport
         let reference = try Reference(parsing: "reg.test/team/base:v1")
         let folder = home.at("blobs")
         try Fixture.mkdir(folder)
-        // As a registry base is imported: the tag, the manifest by digest, then the blobs,
-        // each step through a fetcher of its own.
+        // As a registry base is pinned and imported: the tag, the manifest by digest, then
+        // the blobs, each step through a fetcher of its own (build and update each make one).
         let manifests = try await Self.onOwnThread {
             defer { access.shutdown() }
-            let byTag = try RegistryImageFetcher(access: access).manifest(reference, "v1")
-            let byDigest = try RegistryImageFetcher(access: access).manifest(reference, byTag.digest.description)
-            try RegistryImageFetcher(access: access).pullBlobs(image.blobs, of: reference, into: folder)
+            let store = ContentStore(root: home.at("store"))
+            let byTag = try RegistryImageFetcher(access: access, store: store).manifest(reference, named: "v1")
+            let byDigest = try RegistryImageFetcher(access: access, store: store).manifest(reference, named: byTag.digest.description)
+            try RegistryImageFetcher(access: access, store: store).pull(image.blobs, of: reference, into: folder)
             return [byTag, byDigest]
         }.get()
         #expect(manifests.map(\.digest) == [image.manifest, image.manifest])
@@ -99,7 +102,8 @@ import TestSupport
         image.registry.holdDownloads(until: 4)
         try await Self.onOwnThread {
             defer { access.shutdown() }
-            try RegistryImageFetcher(access: access, jobs: 4).pullBlobs(image.blobs, of: reference, into: folder)
+            try RegistryImageFetcher(access: access, store: ContentStore(root: home.at("store")), jobs: 4)
+                .pull(image.blobs, of: reference, into: folder)
         }.get()
         #expect(!image.registry.holdTimedOut)
         #expect(image.registry.mostDownloadsInFlight == 4, "four at once, never more")
@@ -117,7 +121,7 @@ import TestSupport
         try Fixture.mkdir(folder)
         let result = await Self.onOwnThread {
             defer { access.shutdown() }
-            try RegistryImageFetcher(access: access).pullBlobs(image.blobs, of: reference, into: folder)
+            try RegistryImageFetcher(access: access, store: ContentStore(root: home.at("store"))).pull(image.blobs, of: reference, into: folder)
         }
         #expect(throws: RegistryError.self) { try result.get() }
         let message = (try? result.get()).map { "no error" } ?? "\(result)"

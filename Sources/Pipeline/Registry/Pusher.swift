@@ -44,7 +44,9 @@ public struct PushReport: Sendable, Codable {
 /// `bake push`: the image's blobs (in parallel, skipping and mounting what the registry
 /// has), then its manifest by digest, then every tag pointing at that digest.
 public enum Pusher {
+    /// Closes `options.access`'s registry clients when done.
     public static func push(_ options: PushOptions, workspace: Workspace) throws -> PushReport {
+        defer { options.access.shutdown() }
         var target = try RegistryAccess.reference(options.repository, what: "the repository to push to")
         guard target.digest == nil else {
             throw PipelineError.badInput("the repository to push to, '\(options.repository)', has a digest; name a repository (HOST/PATH) and give tags with --tag")

@@ -7,7 +7,8 @@ import Registry
 /// `BAKE_REGISTRY_USER`/`BAKE_REGISTRY_PASSWORD` or the docker config, per host.
 ///
 /// Every copy of one access shares its `sessions`: the command's clients, one per registry.
-/// The command that made it calls `shutdown()` when it is done.
+/// What uses them closes them when done (`Builder.build` and `Upstreams.check` through their
+/// fetcher, `Pusher.push`, `Retagger.retag`).
 public struct RegistryAccess: Sendable {
     /// Hosts (`host[:port]`) that may answer over plain HTTP or with an unverified certificate.
     public var insecureHosts: Set<String>
@@ -43,8 +44,8 @@ public struct RegistryAccess: Sendable {
         return try Blocking.run { try await body(client) }
     }
 
-    /// Closes the connections of every client the command used. Call once, from the command,
-    /// when it is done.
+    /// Closes the connections of every client the command used; a client asked for later is a
+    /// new one.
     public func shutdown() {
         sessions.shutdown()
     }

@@ -9,7 +9,9 @@ public enum Retagger {
         public var tags: [String]
     }
 
+    /// Closes `access`'s registry clients when done.
     public static func retag(_ source: String, to targets: [String], access: RegistryAccess) throws -> Report {
+        defer { access.shutdown() }
         let reference = try RegistryAccess.reference(source, what: "the image to retag")
         guard reference.tag != nil || reference.digest != nil else {
             throw PipelineError.badInput("'\(source)' names no tag or digest to retag from; write REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")

@@ -60,10 +60,10 @@ extension Bake {
         }
 
         func run() throws {
-            let workspace = try global.workspace()
-            let report = try global.withRegistryAccess(credentials: registry.creds, insecureHost: registry.insecure ? repository : nil) { access in
-                try Pusher.push(PushOptions(image: image, repository: repository, tags: tags, jobs: jobs, access: access), workspace: workspace)
-            }
+            let access = global.registryAccess(credentials: registry.creds, insecureHost: registry.insecure ? repository : nil)
+            let report = try Pusher.push(
+                PushOptions(image: image, repository: repository, tags: tags, jobs: jobs, access: access),
+                workspace: global.workspace())
             if json {
                 print(String(decoding: try CanonicalJSON.encodePretty(report), as: UTF8.self))
                 return

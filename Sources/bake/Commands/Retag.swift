@@ -35,9 +35,8 @@ extension Bake {
         }
 
         func run() throws {
-            let report = try global.withRegistryAccess(credentials: registry.creds, insecureHost: registry.insecure ? source : nil) { access in
-                try Retagger.retag(source, to: targets, access: access)
-            }
+            let access = global.registryAccess(credentials: registry.creds, insecureHost: registry.insecure ? source : nil)
+            let report = try Retagger.retag(source, to: targets, access: access)
             if json {
                 print(String(decoding: try CanonicalJSON.encodePretty(report), as: UTF8.self))
                 return

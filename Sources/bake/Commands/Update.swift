@@ -32,9 +32,7 @@ extension Bake {
         func run() throws {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
-            let statuses = try global.withRegistryAccess { access in
-                try Upstreams.update(workspace: workspace, project: project, targets: images, access: access)
-            }
+            let statuses = try Upstreams.update(workspace: workspace, project: project, targets: images, access: global.registryAccess())
             if json {
                 print(String(decoding: try CanonicalJSON.encodePretty(statuses), as: UTF8.self))
                 return
@@ -89,9 +87,7 @@ extension Bake {
         func run() throws {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
-            let statuses = try global.withRegistryAccess { access in
-                try Upstreams.check(workspace: workspace, project: project, targets: images, access: access)
-            }
+            let statuses = try Upstreams.check(workspace: workspace, project: project, targets: images, access: global.registryAccess())
             if json {
                 let rows = statuses.map {
                     Row(image: $0.image, upstream: $0.upstream, pinned: $0.pinned, current: $0.current, outdated: $0.isOutdated, affects: $0.affects)
