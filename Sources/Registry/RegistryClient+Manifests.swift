@@ -10,13 +10,14 @@ extension RegistryClient {
 
     /// Fetches the manifest `reference` (a tag or a digest) of `repository`. A digest
     /// reference is checked against the bytes; a tag's bytes are checked against the digest
-    /// the registry reports for them.
-    public func manifest(_ repository: String, reference: String) async throws -> FetchedManifest {
+    /// the registry reports for them. `actions` is the token scope to ask for ("pull,push"
+    /// when a put follows, so one token serves both).
+    public func manifest(_ repository: String, reference: String, actions: String = "pull") async throws -> FetchedManifest {
         let name = "\(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference
         let operation = RegistryOperation(
             method: .GET, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
-            scopes: [Self.scope(repository, "pull")], what: "fetch of manifest \(name)", deadline: .seconds(120))
+            scopes: [Self.scope(repository, actions)], what: "fetch of manifest \(name)", deadline: .seconds(120))
         let answer = try await send(operation)
         guard answer.status == 200 else {
             if answer.status == 404 {

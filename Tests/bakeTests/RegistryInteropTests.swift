@@ -137,6 +137,14 @@ import TestSupport
         let layers = try #require(try Self.json(base.stdout)["blobs"] as? [[String: Any]])
         #expect(layers.contains { $0["result"] as? String == "mounted" }, "\(base.stdout)")
 
+        // A retag reads with the token it writes with.
+        proxy.clearLog()
+        let retag = try project.bake(["retag", "\(proxy.host)/team/app:t", "r1", "r2", "--insecure", "--creds", "ci:token-pw"])
+        #expect(retag.status == 0, "\(retag.stderr)")
+        let retagRequests = try proxy.requests()
+        #expect(retagRequests.filter { $0.path.hasPrefix("/token") }.count == 1, "\(retagRequests)")
+        #expect(retagRequests.filter { $0.path == "/v2/" }.count == 1, "\(retagRequests)")
+
         let wrong = try project.bake(["push", "app", "\(proxy.host)/team/app", "--tag", "u", "--insecure", "--creds", "ci:wrong"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("unauthorized") && wrong.stderr.contains(proxy.host), "\(wrong.stderr)")

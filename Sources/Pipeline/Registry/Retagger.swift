@@ -22,7 +22,8 @@ public enum Retagger {
         }
         let repository = reference.repository
         let digest = try access.with(host: reference.host) { client in
-            let fetched = try await client.manifest(repository, reference: reference.manifestReference)
+            // pull,push from the start: the token that reads the manifest also puts the tags.
+            let fetched = try await client.manifest(repository, reference: reference.manifestReference, actions: "pull,push")
             for target in targets {
                 try await client.putManifest(repository, reference: target, bytes: fetched.bytes, mediaType: fetched.mediaType)
             }
