@@ -1,3 +1,4 @@
+import Diagnostics
 import Glibc
 import Layers
 import OCI
@@ -68,7 +69,7 @@ public struct LockFile: Sendable, Hashable, Codable {
         do {
             bytes = try FileSystem.readFile(path, limit: 64 << 20)
         } catch {
-            throw PipelineError.badInput("cannot read \(path): \(error)")
+            throw ErrorWithContext("cannot read \(path)", cause: error, exitStatus: .badInput)
         }
         let lock: LockFile
         do {
@@ -98,7 +99,7 @@ public struct LockFile: Sendable, Hashable, Codable {
                 try bytes.withUnsafeBytes { try file.writeAll($0) }
             }
         } catch {
-            throw PipelineError.failed("cannot write \(path): \(error)")
+            throw ErrorWithContext("cannot write \(path)", cause: error)
         }
     }
 

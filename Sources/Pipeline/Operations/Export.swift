@@ -1,3 +1,4 @@
+import Diagnostics
 import Glibc
 import Layers
 import OCI
@@ -55,7 +56,7 @@ public enum Exporter {
                 if skipped > 0 { warnings.append("\(skipped) device nodes were skipped (creating them needs root)") }
             }
         } catch let error as LayersError {
-            throw PipelineError.failed("cannot export \(name) to \(output): \(error)")
+            throw ErrorWithContext("cannot export \(name) to \(output)", cause: error)
         }
         return ExportResult(path: destination, digest: descriptor.digest, warnings: warnings)
     }
