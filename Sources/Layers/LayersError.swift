@@ -22,6 +22,11 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
     case unsupported(String)
     /// The store is not usable (wrong layout, unreadable index).
     case store(String)
+    /// An input that must be a regular file is something else (a named pipe, a device, a
+    /// folder, or a symlink where none may be).
+    case notRegularFile(path: String, kind: FileStatus.Kind)
+    /// A file bake reads whole (a document, an index) is larger than it accepts.
+    case tooLarge(path: String, limit: Int64)
 
     public var description: String {
         switch self {
@@ -43,6 +48,10 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
             return reason
         case .store(let reason):
             return reason
+        case .notRegularFile(let path, let kind):
+            return "\(path) is \(kind.article), not a regular file"
+        case .tooLarge(let path, let limit):
+            return "\(path) is larger than \(limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"), more than bake reads"
         }
     }
 

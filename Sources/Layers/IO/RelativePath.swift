@@ -113,6 +113,13 @@ public struct RelativePath: Hashable, Comparable, Sendable, CustomStringConverti
     /// The path as text (invalid UTF-8 replaced), for messages.
     public var description: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Path bytes as text for a message, a very long one cut to its first 64 bytes and
+    /// its length (a 6 KB path would drown the sentence it is in).
+    public static func abbreviated(_ bytes: [UInt8]) -> String {
+        guard bytes.count > 100 else { return String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes.prefix(64), as: UTF8.self) + "... (\(bytes.count) bytes)"
+    }
+
     /// `/` followed by the path, for messages about image paths.
     public var absoluteDescription: String { "/" + description }
 

@@ -68,12 +68,22 @@ public final class ContentStore: Sendable {
         return try StoreLock(path: lockPath, exclusive: exclusive, onWait: onWait)
     }
 
-    /// Removes leftovers of interrupted writes. Call only while holding the exclusive lock.
-    public func removeTemporaryFiles() throws {
-        guard (try FileSystem.lstatIfExists(temporaryPath)) != nil else { return }
-        for name in try FileSystem.directoryEntries(Array(temporaryPath.utf8)) {
-            try FileSystem.removeTree(bytes: Array(temporaryPath.utf8) + [0x2f] + name)
+    /// Removes leftovers of interrupted writes (and of steps and bases a killed bake was
+    /// making). Call only while holding the exclusive lock. Never throws: a leftover that
+    /// cannot be removed must not stop the command that found it; it is returned, with why,
+    /// for a warning.
+    @discardableResult
+    public func removeTemporaryFiles() -> [String] {
+        guard let names = try? FileSystem.directoryEntries(Array(temporaryPath.utf8)) else { return [] }
+        var problems: [String] = []
+        for name in names {
+            do {
+                try FileSystem.removeTree(bytes: Array(temporaryPath.utf8) + [0x2f] + name)
+            } catch {
+                problems.append("cannot remove the leftover \(temporaryPath)/\(FileSystem.text(name)): \(error)")
+            }
         }
+        return problems
     }
 
     // MARK: - Blobs
@@ -118,12 +128,14 @@ public final class ContentStore: Sendable {
     }
 
     /// Opens a blob for reading; the returned source throws at its end if the bytes do
-    /// not hash to `digest`. `what` names the blob in messages ("layer", "config").
+    /// not hash to `digest`. `what` names the blob in messages ("layer", "config"). A blob
+    /// is a regular file: a symlink (to /dev/zero, say) or a pipe in its place is refused,
+    /// never followed or waited on.
     public func openBlob(_ digest: Digest, what: String) throws -> VerifyingSource {
         let path = blobPath(digest)
         let file: OpenFile
         do {
-            file = try OpenFile(path: path, flags: O_RDONLY)
+            file = try OpenFile.regularFile(path, followSymlinks: false)
         } catch let error as LayersError where error.errno == ENOENT {
             throw LayersError.missingBlob(digest)
         }

@@ -76,7 +76,7 @@ public final class Builder: Sendable {
         defer { withExtendedLifetime(storeLock) {} }
         try store.create()
         try store.validateLayout()
-        try store.removeTemporaryFiles()
+        for problem in store.removeTemporaryFiles() { reporter.report(.warning(problem)) }
 
         let built = try schedule(order, jobs: options.jobs) { name, parent in
             try self.buildImage(self.project.stages[name]!, parent: parent, options: options, lock: lock?.images[name])

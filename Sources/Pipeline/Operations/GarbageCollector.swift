@@ -13,6 +13,8 @@ public struct GarbageReport: Sendable {
     public var removedUnpacked = 0
     /// True when a `bake run` was using unpacked layers, so they were left alone.
     public var unpackedInUse = false
+    /// What gc could not clean up, one sentence each (it goes on regardless).
+    public var warnings: [String] = []
 }
 
 public enum GarbageCollector {
@@ -21,7 +23,8 @@ public enum GarbageCollector {
         let store = workspace.store
         let lock = try store.lock(exclusive: true) { workspace.onLockWait(store.lockPath) }
         defer { withExtendedLifetime(lock) {} }
-        try store.removeTemporaryFiles()
+        var report = GarbageReport()
+        report.warnings += store.removeTemporaryFiles()
 
         var live: Set<Digest> = []
         func keepManifest(_ digest: Digest) {
@@ -44,7 +47,6 @@ public enum GarbageCollector {
                 }
             }
         }
-        var report = GarbageReport()
         for name in try FileSystem.directoryEntries(Array(store.blobsPath.utf8)) {
             let text = FileSystem.text(name)
             guard let digest = try? Digest(algorithm: .sha256, encoded: text), live.contains(digest) else {

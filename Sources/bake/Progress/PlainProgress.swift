@@ -22,6 +22,8 @@ final class PlainProgress: ProgressReporter, @unchecked Sendable {
             line = "\(image) check [\(check)/\(of)] \(summary)"
         case .imageFinished(let image):
             line = "\(image.name) \(image.manifestDescriptor.digest)"
+        case .warning(let message):
+            line = "bake: warning: \(message)"
         }
         guard let line else { return }
         lock.lock()

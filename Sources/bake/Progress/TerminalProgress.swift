@@ -49,6 +49,8 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
             redraw(permanent: ["\(image) check [\(check)/\(of)] \(summary)"])
         case .imageFinished:
             break
+        case .warning(let message):
+            redraw(permanent: ["bake: warning: \(message)"])
         }
     }
 

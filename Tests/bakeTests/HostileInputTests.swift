@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Inputs made to wedge, hang or exhaust bake (issue 14): each is refused with exit 2 and
+/// one sentence naming it, nothing is left behind, and the store keeps working.
+@Suite(.enabled(if: Host.canRun(tools: ["python3"])))
+struct HostileInputTests {
+    /// Runs a Python script with `arguments` (hostile files are made by the tests, with
+    /// Python's tarfile and raw headers).
+    static func python(_ script: String, _ arguments: [String]) throws {
+        let result = try Command.run(["python3", "-c", script] + arguments)
+        guard result.status == 0 else { throw FixtureError("python3: \(result.stderr)") }
+    }
+
+    /// A project with `images/evil` on a rootfs tarball and `images/ok` (one file on scratch).
+    static func rootfsProject(_ project: String) throws {
+        try Fixture.write(project + "/images/evil/stage.yaml", "from:\n  rootfs: evil.tar\n")
+        try Fixture.write(project + "/images/ok/stage.yaml", "from: scratch\nsteps:\n  - copy: hello\n    to: /hello\n")
+        try Fixture.write(project + "/images/ok/hello", "hello\n")
+    }
+
+    /// The last line of stderr: the error, after any progress lines.
+    static func lastLine(_ text: String) -> String {
+        text.split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    static func temporaryFiles(_ project: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: project + "/.bake/tmp")) ?? []
+    }
+
+    // MARK: - 1. long paths
+
+    @Test func aPathLongerThanLinuxAllowsIsRefusedAndLeavesNothingBehind() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        try Self.python("""
+            import io, sys, tarfile
+            with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tar:
+                name = "/".join(["abcde"] * 1000)   # 5999 bytes: legal PAX, more than PATH_MAX
+                info = tarfile.TarInfo(name); info.size = 2
+                tar.addfile(info, io.BytesIO(b"x\\n"))
+            """, [project + "/images/evil/evil.tar"])
+        let refused = try BakeCLI.run(["build", "evil"], in: project)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(Self.lastLine(refused.stderr) == "bake: images/evil/stage.yaml:2:3: the root file system tarball evil.tar is refused: "
+            + "refusing archive entry 'abcde/abcde/abcde/abcde/abcde/abcde/abcde/abcde/abcde/abcde/abcd... (5999 bytes)': "
+            + "its path is 6000 bytes long; Linux paths are at most 4095", "\(refused.stderr)")
+        #expect(Self.temporaryFiles(project).isEmpty, "\(Self.temporaryFiles(project))")
+        // The store still works for everything else.
+        let ok = try BakeCLI.run(["build", "ok"], in: project)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let gc = try BakeCLI.run(["gc"], in: project)
+        #expect(gc.status == 0, "\(gc.stderr)")
+        let fsck = try BakeCLI.run(["fsck"], in: project)
+        #expect(fsck.status == 0, "\(fsck.stdout) \(fsck.stderr)")
+    }
+
+    @Test func aLeftoverTooDeepToRemoveByPathStopsNoLaterCommand() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        #expect(try BakeCLI.run(["build", "ok"], in: project).status == 0)
+        // What a killed import of a deep tarball leaves: a tree whose paths are ~10 KB long.
+        try Self.python("""
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY)
+            os.mkdir("rootfs-leftover", dir_fd=fd)
+            for level in range(1000):
+                child = os.open("rootfs-leftover" if level == 0 else "d" * 9, os.O_RDONLY, dir_fd=fd)
+                os.close(fd); fd = child
+                os.mkdir("d" * 9, 0o555 if level == 500 else 0o755, dir_fd=fd)
+            open(os.open("file", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w").close()
+            """, [project + "/.bake/tmp"])
+        let cached = try BakeCLI.run(["build", "ok"], in: project)
+        #expect(cached.status == 0, "\(cached.stderr)")
+        #expect(Self.temporaryFiles(project).isEmpty, "\(Self.temporaryFiles(project))")
+        let gc = try BakeCLI.run(["gc"], in: project)
+        #expect(gc.status == 0, "\(gc.stderr)")
+    }
+
+    // MARK: - 5. PAX headers
+
+    @Test func stackedPAXHeadersAreRefusedInBoundedMemory() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        // 48 extended headers of 16 MB each before one entry: 750 KB of gzip that held 793 MB.
+        try Fixture.write(project + "/images/evil/stage.yaml", "from:\n  rootfs: evil.tar.gz\n")
+        try Self.python("""
+            import gzip, sys
+            def header(name, flag, size):
+                block = bytearray(512)
+                block[0:len(name)] = name
+                for offset, width, value in ((100, 8, 0o644), (108, 8, 0), (116, 8, 0), (124, 12, size), (136, 12, 0)):
+                    block[offset:offset + width] = b"%0*o\\0" % (width - 1, value)
+                block[156:157] = flag
+                block[257:265] = b"ustar\\x0000"
+                block[148:156] = b" " * 8
+                block[148:156] = b"%06o\\0 " % sum(block)
+                return bytes(block)
+            value = b"a" * (16 * 1000 * 1000)
+            with gzip.open(sys.argv[1], "wb", compresslevel=9) as out:
+                for index in range(48):
+                    body = b"bake.k%02d=" % index + value + b"\\n"
+                    length = len(body) + 1
+                    while len(b"%d " % length) + len(body) != length:
+                        length = len(b"%d " % length) + len(body)
+                    record = b"%d " % length + body
+                    out.write(header(b"PaxHeaders/big", b"x", len(record)))
+                    out.write(record + b"\\0" * ((512 - len(record) % 512) % 512))
+                out.write(header(b"etc/victim", b"0", 0))
+                out.write(b"\\0" * 1024)
+            """, [project + "/images/evil/evil.tar.gz"])
+        let (refused, peak) = try Command.runMeasuringMemory(
+            [BakeCLI.binary, "build", "evil"], in: project, environment: BakeCLI.baseEnvironment)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(Self.lastLine(refused.stderr) == "bake: images/evil/stage.yaml:2:3: the root file system tarball evil.tar.gz is refused: "
+            + "refusing archive entry 'etc/victim': its extended headers hold 15 MiB; bake accepts at most 1 MiB of them per entry",
+            "\(refused.stderr)")
+        #expect(peak < 100 * 1024, "bake's peak RSS was \(peak / 1024) MiB")
+        #expect(Self.temporaryFiles(project).isEmpty)
+    }
+}
