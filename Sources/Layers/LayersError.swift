@@ -14,6 +14,9 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
     case compression(String)
     /// A blob's bytes do not hash to its name.
     case digestMismatch(expected: Digest, actual: Digest, what: String)
+    /// A blob's descriptor gives a size its bytes do not have (`actual` nil: more bytes
+    /// than claimed, reading stopped there).
+    case sizeMismatch(digest: Digest, claimed: Int64, actual: Int64?, what: String)
     /// A blob the store should hold is missing.
     case missingBlob(Digest)
     /// A file changed size while it was being archived.
@@ -40,6 +43,8 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
             return "corrupt compressed data: \(reason)"
         case .digestMismatch(let expected, let actual, let what):
             return "\(what) \(expected) is corrupt: its bytes hash to \(actual)"
+        case .sizeMismatch(let digest, let claimed, let actual, let what):
+            return "\(what) \(digest) is described as \(claimed) bytes but has " + (actual.map { "\($0)" } ?? "more")
         case .missingBlob(let digest):
             return "blob \(digest) is missing from the store"
         case .fileChanged(let path):

@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 import Pipeline
 
 /// `--secret id=NAME,env=VARIABLE` or `--secret id=NAME,src=FILE`.
@@ -22,10 +23,13 @@ enum SecretSpec {
                 }
                 secrets[id] = Array(value.utf8)
             } else if let file = fields["src"] {
-                guard let data = FileManager.default.contents(atPath: file) else {
+                do {
+                    secrets[id] = try FileSystem.readFile(file, limit: 1 << 20)
+                } catch let error as LayersError {
+                    if case .notRegularFile = error { throw PipelineError.badInput("--secret \(spec): \(error)") }
+                    if case .tooLarge = error { throw PipelineError.badInput("--secret \(spec): \(error)") }
                     throw PipelineError.badInput("--secret \(spec): cannot read the file \(file)")
                 }
-                secrets[id] = Array(data)
             } else {
                 throw usage(spec)
             }

@@ -122,4 +122,133 @@ struct HostileInputTests {
         #expect(peak < 100 * 1024, "bake's peak RSS was \(peak / 1024) MiB")
         #expect(Self.temporaryFiles(project).isEmpty)
     }
+
+    // MARK: - 2. named pipes and devices
+
+    /// Runs bake under a watchdog: a bake that would block forever is killed (status 124)
+    /// instead of hanging the suite. No test asserts a time; the limit is far beyond any run.
+    static func runGuarded(_ arguments: [String], in project: String) throws -> CommandResult {
+        try Command.run(["timeout", "-s", "KILL", "300", BakeCLI.binary] + arguments, in: project, environment: BakeCLI.baseEnvironment)
+    }
+
+    @Test func aStageFileThatIsANamedPipeIsRefusedNotWaitedOn() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        try Fixture.mkdir(project + "/images/x")
+        #expect(mkfifo(project + "/images/x/stage.yaml", 0o644) == 0)
+        for command in [["build", "ok"], ["plan"]] {
+            let result = try Self.runGuarded(command, in: project)
+            #expect(result.status == 2, "\(command): \(result.status) \(result.stderr)")
+            #expect(result.stderr == "bake: images/x/stage.yaml:1:1: the stage file is a named pipe, not a regular file\n", "\(result.stderr)")
+        }
+    }
+
+    @Test func aLockFileThatIsANamedPipeIsRefused() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        #expect(mkfifo(project + "/bake.lock", 0o644) == 0)
+        let result = try Self.runGuarded(["build", "ok"], in: project)
+        #expect(result.status == 2, "\(result.status) \(result.stderr)")
+        #expect(result.stderr == "bake: bake.lock is a named pipe, not a regular file\n", "\(result.stderr)")
+    }
+
+    @Test(arguments: ["index.json", "blob"])
+    func anOCILayoutBaseWithANamedPipeIsRefusedWithoutHoldingTheStore(_ which: String) throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        try Fixture.write(project + "/images/evil/stage.yaml", "from:\n  oci: layout\n  ref: base\n")
+        // A small valid layout, then one of its files replaced by a named pipe.
+        try OCILayoutFixture.write(at: project + "/images/evil/layout", ref: "base")
+        let victim = which == "index.json" ? project + "/images/evil/layout/index.json"
+            : project + "/images/evil/layout/blobs/sha256/" + (try OCILayoutFixture.layerDigest(project + "/images/evil/layout"))
+        unlink(victim)
+        #expect(mkfifo(victim, 0o644) == 0)
+        let result = try Self.runGuarded(["build", "evil"], in: project)
+        #expect(result.status == 2, "\(result.status) \(result.stderr)")
+        let expected = which == "index.json"
+            ? "bake: images/evil/stage.yaml:2:3: the OCI layout layout cannot be read: its index.json is a named pipe, not a regular file"
+            : "bake: images/evil/stage.yaml:2:3: layer sha256:\(try OCILayoutFixture.layerDigest(project + "/images/evil/layout")) of 'base' in layout is refused: "
+                + "\(victim) is a named pipe, not a regular file"
+        #expect(Self.lastLine(result.stderr) == expected, "\(result.stderr)")
+        // The store is not held: another command runs at once.
+        #expect(try Self.runGuarded(["build", "ok"], in: project).status == 0)
+    }
+
+    @Test func aCopySourceThatIsANamedPipeIsBadInput() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Fixture.write(project + "/images/x/stage.yaml", "from: scratch\nsteps:\n  - copy: pipe\n    to: /pipe\n")
+        #expect(mkfifo(project + "/images/x/pipe", 0o644) == 0)
+        for command in [["build", "x"], ["plan", "x"]] {
+            let result = try Self.runGuarded(command, in: project)
+            #expect(result.status == 2, "\(command): \(result.status) \(result.stderr)")
+            #expect(Self.lastLine(result.stderr) == "bake: images/x/stage.yaml:3:11: copy source 'pipe' is a named pipe; only files, folders and symlinks can be copied",
+                    "\(result.stderr)")
+        }
+    }
+
+    @Test(.enabled(if: Host.canRun(root: true)))
+    func aCopySourceThatIsADeviceIsBadInput() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Fixture.write(project + "/images/x/stage.yaml", "from: scratch\nsteps:\n  - copy: zero\n    to: /zero\n")
+        #expect(mknod(project + "/images/x/zero", S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0)
+        let result = try Self.runGuarded(["build", "x"], in: project)
+        #expect(result.status == 2, "\(result.status) \(result.stderr)")
+        #expect(Self.lastLine(result.stderr) == "bake: images/x/stage.yaml:3:11: copy source 'zero' is a character device; only files, folders and symlinks can be copied",
+                "\(result.stderr)")
+    }
+
+    @Test func aSecretFileThatIsANamedPipeIsRefused() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        #expect(mkfifo(dir.at("token"), 0o600) == 0)
+        let result = try Self.runGuarded(["build", "ok", "--secret", "id=token,src=\(dir.at("token"))"], in: project)
+        #expect(result.status == 2, "\(result.status) \(result.stderr)")
+        #expect(result.stderr == "bake: --secret id=token,src=\(dir.at("token")): \(dir.at("token")) is a named pipe, not a regular file\n", "\(result.stderr)")
+    }
+}
+
+/// A one-layer OCI image layout written by the test itself (no bake involved).
+enum OCILayoutFixture {
+    static func write(at layout: String, ref: String) throws {
+        let script = """
+            import gzip, hashlib, io, json, os, sys, tarfile
+            layout, ref = sys.argv[1], sys.argv[2]
+            os.makedirs(layout + "/blobs/sha256", exist_ok=True)
+            def blob(data):
+                digest = hashlib.sha256(data).hexdigest()
+                open(layout + "/blobs/sha256/" + digest, "wb").write(data)
+                return "sha256:" + digest
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                info = tarfile.TarInfo("etc"); info.type = tarfile.DIRTYPE; info.mode = 0o755; tar.addfile(info)
+                data = b"base\\n"; info = tarfile.TarInfo("etc/hello"); info.size = len(data); tar.addfile(info, io.BytesIO(data))
+            tar_bytes = raw.getvalue()
+            layer = gzip.compress(tar_bytes, mtime=0)
+            config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(tar_bytes).hexdigest()]}}).encode()
+            config_digest = blob(config)
+            layer_digest = blob(layer)
+            manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(layer)}]}).encode()
+            manifest_digest = blob(manifest)
+            json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": manifest_digest, "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": ref}}]},
+                open(layout + "/index.json", "w"))
+            open(layout + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+            open(layout + "/layer-digest", "w").write(layer_digest[7:])
+            """
+        try HostileInputTests.python(script, [layout, ref])
+    }
+
+    /// The hex digest of the layout's one layer.
+    static func layerDigest(_ layout: String) throws -> String {
+        try Fixture.read(layout + "/layer-digest")
+    }
 }

@@ -35,8 +35,16 @@ public final class TarReader: ByteSource {
     /// Longest symlink target (PATH_MAX less its NUL).
     public static let maximumLinkLength = 4095
 
+    /// Most bytes of extended attributes all entries of one archive may carry together:
+    /// callers keep entries (and their attributes) for a whole layer, so this bounds the
+    /// memory a hostile layer of many entries with large attributes could take. Real
+    /// layers carry a few bytes each (file capabilities, SELinux labels).
+    public static let maximumAttributesPerArchive: Int64 = 64 << 20
+
     /// Bytes of the global records in force.
     private var globalBytes: Int64 = 0
+    /// Bytes of extended attributes returned so far.
+    private var attributeBytes: Int64 = 0
 
     public init(source: ByteSource) {
         self.source = source
@@ -213,6 +221,12 @@ public final class TarReader: ByteSource {
         var xattrs: [String: [UInt8]] = [:]
         for (key, value) in records where key.hasPrefix("SCHILY.xattr.") {
             xattrs[String(key.dropFirst("SCHILY.xattr.".count))] = value
+            attributeBytes += Int64(key.utf8.count + value.count)
+        }
+        if attributeBytes > Self.maximumAttributesPerArchive {
+            throw LayersError.unsafeEntry(
+                path: RelativePath.abbreviated(name),
+                reason: "the archive's extended attributes add up to more than \(Self.maximumAttributesPerArchive >> 20) MiB at it; bake accepts at most that")
         }
 
         let endsWithSlash = name.last == 0x2f

@@ -16,8 +16,11 @@ struct RootfsImporter {
         path: String, stage: Stage, sourceDateEpoch: Int64?, noCache: Bool, build: Bool, threads: Int
     ) throws -> (ImageBase, BaseLayer?, [String: String])? {
         let host = ExternalBases.hostPath(path, stage: stage)
-        guard let status = try? FileSystem.statPath(host), status.kind == .regular else {
+        guard let status = try? FileSystem.statPath(host) else {
             throw PipelineError.badInput("\(stage.baseLocation): the root file system tarball \(path) does not exist")
+        }
+        guard status.kind == .regular else {
+            throw PipelineError.badInput("\(stage.baseLocation): the root file system tarball \(path) is \(status.kind.article), not a regular file")
         }
         let listing = try evaluator.hasher.listing(of: host, remember: build)
         let epoch = sourceDateEpoch ?? 0
@@ -37,7 +40,7 @@ struct RootfsImporter {
         let root = work + "/root"
         try FileSystem.createDirectory(root)
         do {
-            let file = try OpenFile(path: host, flags: O_RDONLY)
+            let file = try OpenFile.regularFile(host)
             var magic = [UInt8](repeating: 0, count: 2)
             let count = try magic.withUnsafeMutableBytes { try file.read(into: $0) }
             lseek(file.fd, 0, SEEK_SET)

@@ -307,6 +307,11 @@ struct StageFileParser {
             fail(node, "copy source '\(source)' leads through a symlink to \(real), outside the image folder \(folder)")
             return false
         }
+        // A named pipe would block whoever reads it, a device is not a file of the context.
+        if let status = try? FileSystem.statPath(real), status.kind != .regular && status.kind != .directory {
+            fail(node, "copy source '\(source)' is \(status.kind.article); only files, folders and symlinks can be copied")
+            return false
+        }
         return true
     }
 
