@@ -213,38 +213,46 @@ struct HostileInputTests {
     }
 }
 
+extension HostileInputTests {
+    // MARK: - 6 and 11. OCI layouts that lie or are not JSON
+
+    @Test(arguments: [
+        ("index-not-json", "the index.json of the OCI layout layout is not valid OCI JSON: "),
+        ("index-empty", "the index.json of the OCI layout layout is not valid OCI JSON: "),
+        ("index-array", "the index.json of the OCI layout layout is not valid OCI JSON: "),
+        ("index-deeply-nested", "the index.json of the OCI layout layout is not valid OCI JSON: "),
+        ("index-huge", "the OCI layout layout cannot be read: its index.json is larger than 4 MiB, more than bake reads"),
+        ("config-without-rootfs", "of 'base' in layout is not valid OCI JSON: the document: missing key 'rootfs'"),
+        ("size-as-string", "of 'base' in layout is not valid OCI JSON: .layers[0].size: "),
+        ("digest-traversal", "of 'base' in layout is not valid OCI JSON: 'sha256:../../etc/passwd' is not a valid digest"),
+        ("sha512-layer", "is a sha512 digest, which bake does not support (only sha256)"),
+        ("size-huge", "of 'base' in layout is described as 4611686018427387904 bytes, but its blob has "),
+        ("size-negative", "of 'base' in layout is described as -1 bytes, but its blob has "),
+    ])
+    func anOCILayoutBaseThatIsNotValidIsBadInputAndTouchesNothing(_ mutation: String, _ expected: String) throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        try Fixture.write(project + "/images/evil/stage.yaml", "from:\n  oci: layout\n  ref: base\n")
+        try OCILayoutFixture.write(at: project + "/images/evil/layout", ref: "base", mutation: mutation)
+        let result = try Self.runGuarded(["build", "evil"], in: project)
+        #expect(result.status == 2, "\(result.status) \(result.stderr)")
+        let error = Self.lastLine(result.stderr)
+        #expect(error.hasPrefix("bake: images/evil/stage.yaml:2:3: "), "\(result.stderr)")
+        #expect(error.contains(expected), "\(result.stderr)")
+        #expect(error.count < 400, "not one sentence: \(error.count) characters")
+        let blobs = (try? FileManager.default.contentsOfDirectory(atPath: project + "/.bake/oci/blobs/sha256")) ?? []
+        #expect(blobs.isEmpty, "\(blobs)")
+    }
+}
+
 /// A one-layer OCI image layout written by the test itself (no bake involved).
 enum OCILayoutFixture {
-    static func write(at layout: String, ref: String) throws {
-        let script = """
-            import gzip, hashlib, io, json, os, sys, tarfile
-            layout, ref = sys.argv[1], sys.argv[2]
-            os.makedirs(layout + "/blobs/sha256", exist_ok=True)
-            def blob(data):
-                digest = hashlib.sha256(data).hexdigest()
-                open(layout + "/blobs/sha256/" + digest, "wb").write(data)
-                return "sha256:" + digest
-            raw = io.BytesIO()
-            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                info = tarfile.TarInfo("etc"); info.type = tarfile.DIRTYPE; info.mode = 0o755; tar.addfile(info)
-                data = b"base\\n"; info = tarfile.TarInfo("etc/hello"); info.size = len(data); tar.addfile(info, io.BytesIO(data))
-            tar_bytes = raw.getvalue()
-            layer = gzip.compress(tar_bytes, mtime=0)
-            config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers",
-                "diff_ids": ["sha256:" + hashlib.sha256(tar_bytes).hexdigest()]}}).encode()
-            config_digest = blob(config)
-            layer_digest = blob(layer)
-            manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(layer)}]}).encode()
-            manifest_digest = blob(manifest)
-            json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_digest, "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": ref}}]},
-                open(layout + "/index.json", "w"))
-            open(layout + "/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
-            open(layout + "/layer-digest", "w").write(layer_digest[7:])
-            """
-        try HostileInputTests.python(script, [layout, ref])
+    /// `mutation` names one way to break the layout (see the script); "" keeps it valid.
+    static func write(at layout: String, ref: String, mutation: String = "") throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/hostile_oci_layout.py").path
+        let result = try Command.run(["python3", script, layout, ref, mutation])
+        guard result.status == 0 else { throw FixtureError("hostile_oci_layout.py: \(result.stderr)") }
     }
 
     /// The hex digest of the layout's one layer.

@@ -107,6 +107,10 @@ struct OCILayoutImporter {
                         } catch let error as LayersError where error.errno == ENOENT {
                             throw PipelineError.badInput("\(location): the OCI layout \(path) lacks the layer blob \(layer.digest)")
                         }
+                        let actual = try opened.status().size
+                        guard actual == layer.size else {
+                            throw PipelineError.badInput("\(location): layer \(layer.digest) of '\(ref)' in \(path) is described as \(layer.size) bytes, but its blob has \(actual)")
+                        }
                         let blob = VerifyingSource(upstream: FileSource(file: opened), expected: layer.digest, size: layer.size, what: "layer blob")
                         let plain: ByteSource = layer.mediaType == .layerTarGzip ? try GzipSource(upstream: blob, describedAs: "layer \(layer.digest)") : blob
                         let stream = VerifyingSource(upstream: plain, expected: diffID, what: "uncompressed layer")
