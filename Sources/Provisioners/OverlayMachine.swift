@@ -14,10 +14,12 @@ public final class OverlayMachine: Machine {
     let hostname: String
     private var discarded = false
 
+    /// `lowers` are the lower dirs, top layer first; a folder given more than once (an
+    /// image whose steps made identical layers) is passed once, at its topmost place.
     /// `scratch` must not exist yet; the upper and work dirs and the mount point are made
     /// inside it.
     public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
-        self.lowers = lowers
+        self.lowers = Self.distinct(lowers)
         self.scratch = scratch
         self.hostname = hostname
         for folder in [upper, work, root, empty] {
@@ -179,6 +181,15 @@ public final class OverlayMachine: Machine {
     }
 
     // MARK: - Helpers
+
+    /// Lower dirs without repeats, keeping each at its first (topmost) place. overlayfs
+    /// refuses a folder given twice ("Too many levels of symbolic links"), and dropping the
+    /// lower copy changes nothing: for every path the topmost layer that has it (or hides
+    /// it) decides, and that is still the copy kept above.
+    static func distinct(_ lowers: [String]) -> [String] {
+        var seen: Set<String> = []
+        return lowers.filter { seen.insert($0).inserted }
+    }
 
     static func relativeLowers(_ lowers: [String]) -> (String?, [String]) {
         let parents = Set(lowers.map { FileSystem.parent(of: $0) })

@@ -260,3 +260,40 @@ enum OCILayoutFixture {
         try Fixture.read(layout + "/layer-digest")
     }
 }
+
+/// Layers that repeat (issue 14, item 3): each unpacked folder reaches the overlay once.
+@Suite(.enabled(if: Host.canRun(tools: ["busybox"], root: true)))
+struct RepeatedLayerTests {
+    @Test(arguments: [
+        // Three steps that change nothing give three identical (empty) layers.
+        ("runs", "  - run: \"true\"\n  - run: \"true\"\n  - run: \"true\"\n"),
+        // The same file copied twice gives two identical layers.
+        ("copies", "  - copy: hello\n    to: /hello\n  - copy: hello\n    to: /hello\n"),
+        // Copied, removed, copied again: the top copy must win over the removal below it.
+        ("copy-remove-copy", "  - copy: hello\n    to: /hello\n  - remove: [/hello]\n  - copy: hello\n    to: /hello\n"),
+    ])
+    func aLayerThatRepeatsStillBuildsRunsAndChecks(_ trigger: String, _ steps: String) throws {
+        let dir = TemporaryDirectory("bake-repeat")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["twice": """
+            from: tools
+            steps:
+            \(steps)  - run: echo after > /after && cat /etc/old >> /after && if [ -e /hello ]; then cat /hello >> /after; fi
+            checks:
+              - run: grep -q after /after && grep -q old /after
+            config:
+              cmd: [/bin/cat, /after]
+
+            """])
+        try Fixture.write(project + "/images/twice/hello", "hello\n")
+        let build = try BakeCLI.run(["build", "twice"], in: project)
+        #expect(build.status == 0, "\(trigger): \(build.stderr)")
+        let run = try BakeCLI.run(["run", "twice"], in: project)
+        let expected = trigger == "runs" ? "after\nold\n" : "after\nold\nhello\n"
+        #expect(run.status == 0 && run.stdout == expected, "\(trigger): \(run.stdout) \(run.stderr)")
+        // The layers do repeat, and the image keeps them in order.
+        let inspect = try BakeCLI.run(["inspect", "twice", "--json"], in: project)
+        let layers = try BaseImportTests.layerDigests(inspect.stdout)
+        #expect(Set(layers).count < layers.count, "\(trigger): \(layers)")
+    }
+}
