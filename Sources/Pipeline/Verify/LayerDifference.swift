@@ -32,7 +32,8 @@ public struct FileDifference: Sendable, Hashable, Codable {
         case changed
     }
 
-    /// The path in the image, absolute (`/stamp`); bytes that are not UTF-8 show as U+FFFD.
+    /// The path in the image, absolute (`/stamp`); in a name that is not UTF-8, a byte that
+    /// is not part of a character shows as `\xHH` (so two such names never look alike).
     public var path: String
     /// How it differs.
     public var change: Change
@@ -135,7 +136,7 @@ public enum LayerDifference {
         let newContents = try readTexts(wantedAfter, from: after)
 
         let differences = shown.map { pair in
-            let path = pair.path.absoluteDescription
+            let path = "/" + pair.path.escapedDescription
             let oldText = oldContents[pair.path]
             let newText = newContents[pair.path]
             var difference = FileDifference(
@@ -231,10 +232,10 @@ public enum LayerDifference {
                 result["type"] = "directory"
             case .symlink(let target):
                 result["type"] = "symlink"
-                result["link target"] = String(decoding: target, as: UTF8.self)
+                result["link target"] = RelativePath.escaped(target)
             case .hardlink(let target):
                 result["type"] = "hardlink"
-                result["link target"] = target.absoluteDescription
+                result["link target"] = "/" + target.escapedDescription
             case .characterDevice(let major, let minor):
                 result["type"] = "character device"
                 result["device"] = "\(major),\(minor)"
