@@ -28,6 +28,8 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
     /// An input that must be a regular file is something else (a named pipe, a device, a
     /// folder, or a symlink where none may be).
     case notRegularFile(path: String, kind: FileStatus.Kind)
+    /// A path that must be a folder is something else.
+    case notAFolder(path: String, kind: FileStatus.Kind)
     /// A file bake reads whole (a document, an index) is larger than it accepts.
     case tooLarge(path: String, limit: Int64)
 
@@ -55,6 +57,8 @@ public enum LayersError: Error, Sendable, CustomStringConvertible {
             return reason
         case .notRegularFile(let path, let kind):
             return "\(path) is \(kind.article), not a regular file"
+        case .notAFolder(let path, let kind):
+            return "\(path) is \(kind.article), not a folder"
         case .tooLarge(let path, let limit):
             return "\(path) is larger than \(limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"), more than bake reads"
         }

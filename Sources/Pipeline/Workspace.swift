@@ -10,6 +10,9 @@ public struct Workspace: Sendable {
     /// Called with the lock file's path when another bake process holds the store and this
     /// one has to wait for it.
     public var onLockWait: @Sendable (String) -> Void = { _ in }
+    /// Called with a sentence the user should read that does not stop the command (an
+    /// unpacked layer found changed and unpacked again).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
 
     /// `directory` defaults to the current folder, `storePath` to `DIR/.bake`.
     public init(directory: String?, storePath: String?) throws {

@@ -31,6 +31,7 @@ struct GlobalOptions: ParsableArguments {
         workspace.onLockWait = { path in
             Console.standardError("bake: waiting for another bake process to release the store lock \(path)")
         }
+        workspace.onWarning = { message in Console.warning(message) }
         return workspace
     }
 

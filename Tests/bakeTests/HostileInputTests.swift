@@ -297,3 +297,62 @@ struct RepeatedLayerTests {
         #expect(Set(layers).count < layers.count, "\(trigger): \(layers)")
     }
 }
+
+/// Unpacked layers are checked against their stamp before each use (issue 14, item 7).
+@Suite(.enabled(if: Host.canRun(tools: ["busybox"], root: true)))
+struct UnpackedLayerStampTests {
+    static let site = "from: tools\nsteps:\n  - run: cat /etc/old > /copied\n"
+
+    /// The unpacked folder of the tools image's one layer.
+    static func toolsFolder(_ project: String) throws -> String {
+        let inspect = try BakeCLI.run(["inspect", "tools", "--json"], in: project)
+        let object = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+        let layers = object?["layers"] as? [[String: Any]] ?? []
+        let diffID = try #require(layers.first?["diffID"] as? String)
+        return project + "/.bake/unpacked/" + diffID.dropFirst("sha256:".count)
+    }
+
+    @Test(arguments: ["edit", "delete", "add", "replace-with-file"])
+    func aChangedUnpackedLayerIsUnpackedAgainAndSaidSo(_ change: String) throws {
+        let dir = TemporaryDirectory("bake-unpacked")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.site])
+        let first = try BakeCLI.run(["build", "site"], in: project)
+        #expect(first.status == 0, "\(first.stderr)")
+        let folder = try Self.toolsFolder(project)
+        switch change {
+        case "edit": try Fixture.write(folder + "/etc/old", "tampered\n")
+        case "delete": try FileManager.default.removeItem(atPath: folder + "/etc/old")
+        case "add": try Fixture.write(folder + "/etc/extra", "extra\n")
+        default:
+            try FileManager.default.removeItem(atPath: folder)
+            try Fixture.write(folder, "not a folder")
+        }
+        let again = try BakeCLI.run(["build", "--no-cache", "site"], in: project)
+        #expect(again.status == 0, "\(change): \(again.stderr)")
+        #expect(BakeCLI.digests(again.stdout) == BakeCLI.digests(first.stdout), "\(change): the rebuild used the changed folder")
+        #expect(again.stderr.contains("bake: warning: unpacked layer "), "\(change): \(again.stderr)")
+        #expect(again.stderr.contains("; unpacking it again"), "\(change): \(again.stderr)")
+        #expect(try Fixture.read(folder + "/etc/old") == "old\n")
+        // Once unpacked again, it is trusted again: no more warnings.
+        let third = try BakeCLI.run(["build", "--no-cache", "site"], in: project)
+        #expect(!third.stderr.contains("warning"), "\(third.stderr)")
+    }
+
+    @Test func aCopiedStoreKeepsItsUnpackedLayersWithoutUnpackingThemAgain() throws {
+        let dir = TemporaryDirectory("bake-unpacked")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.site])
+        let first = try BakeCLI.run(["build", "site"], in: project)
+        #expect(first.status == 0, "\(first.stderr)")
+        // A copy keeps times, modes and contents; inodes and ctimes are new.
+        try Fixture.copyTree(project + "/.bake", to: dir.at("copy"))
+        let stamp = try Self.toolsFolder(project).replacingOccurrences(of: project + "/.bake", with: dir.at("copy")) + ".stamp"
+        let before = try Fixture.read(stamp)
+        let again = try BakeCLI.run(["--store", dir.at("copy"), "build", "--no-cache", "site"], in: project)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains("warning"), "\(again.stderr)")
+        #expect(BakeCLI.digests(again.stdout) == BakeCLI.digests(first.stdout))
+        #expect(try Fixture.read(stamp) != before, "the stamp takes the copy's metadata")
+    }
+}

@@ -63,7 +63,8 @@ struct RunStepExecutor {
               shell.kind != .directory else {
             throw StepInputError("a command needs /bin/sh in the image, and the image below has none")
         }
-        let unpacked = try UnpackedLayers(store: store).ensure(layers: layers, diffIDs: diffIDs)
+        let reporter = self.reporter
+        let unpacked = try UnpackedLayers(store: store).ensure(layers: layers, diffIDs: diffIDs) { reporter.report(.warning($0)) }
         try FileSystem.createDirectory(store.temporaryPath)
         let scratch = try Self.scratchFolder(in: store.temporaryPath)
         let machine = try OverlayMachine(lowers: unpacked.reversed(), scratch: scratch)
@@ -72,7 +73,6 @@ struct RunStepExecutor {
         let tail = OutputTail()
         let command = Command(arguments: ["/bin/sh", "-eu", "-c", script], environment: environment,
                               workingDirectory: workdir, user: user, network: network, secrets: stepSecrets)
-        let reporter = self.reporter
         do {
             let status = try machine.run(command, output: .lines { raw in
                 // Secret values never reach a log, even when a step prints them.

@@ -25,7 +25,7 @@ public enum ImageRunner {
             let manifest = try store.readManifest(descriptor.digest)
             config = try store.readConfig(manifest.config.digest)
             layers = manifest.layers
-            lowers = try unpacked.ensure(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
+            lowers = try unpacked.ensure(layers: manifest.layers, diffIDs: config.rootfs.diffIDs, warn: workspace.onWarning)
             tree = try store.filesystem(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
             inUse = try StoreLock(path: unpacked.lockPath, exclusive: false) {}
         }
