@@ -356,3 +356,86 @@ struct UnpackedLayerStampTests {
         #expect(try Fixture.read(stamp) != before, "the stamp takes the copy's metadata")
     }
 }
+
+/// An export appears only when complete, and what a killed one left is removed by the next
+/// (issue 14, item 8).
+@Suite struct ExportDebrisTests {
+    static func staged(_ folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix(".bake-tmp") }.sorted()
+    }
+
+    /// Leaves what a killed export leaves: an unlocked staged file and folder.
+    static func plantDebris(in folder: String) throws {
+        try Fixture.write(folder + "/.bake-tmp-AbC123", [UInt8](repeating: 1, count: 4096))
+        try Fixture.write(folder + "/.bake-tmp-DeF456/blobs/sha256/partial", "half a layout")
+    }
+
+    @Test(arguments: ["oci", "oci-archive", "docker-archive", "rootfs"])
+    func theNextExportRemovesWhatAKilledOneLeft(_ format: String) throws {
+        let dir = TemporaryDirectory("bake-export")
+        let project = dir.at("p")
+        try BakeCLI.toyProject(at: project)
+        #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
+        let out = dir.at("out")
+        try Fixture.mkdir(out)
+        try Self.plantDebris(in: out)
+        // A staged file a live export holds is not debris.
+        try Fixture.write(out + "/.bake-tmp-Live99", "being written")
+        let live = open(out + "/.bake-tmp-Live99", O_RDONLY)
+        #expect(flock(live, LOCK_EX) == 0)
+        defer { close(live) }
+        let output = out + "/image." + (format == "oci" || format == "rootfs" ? format : "tar")
+        let export = try BakeCLI.run(["export", "app", "--format", format, "--output", output], in: project)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(Self.staged(out) == [".bake-tmp-Live99"], "\(Self.staged(out))")
+        if format == "oci" {
+            // Adding to the layout again, after a killed export left debris inside it.
+            try Self.plantDebris(in: output + "/blobs/sha256")
+            try Self.plantDebris(in: output)
+            let again = try BakeCLI.run(["export", "app-base", "--format", "oci", "--output", output], in: project)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(Self.staged(output).isEmpty && Self.staged(output + "/blobs/sha256").isEmpty,
+                    "\(Self.staged(output)) \(Self.staged(output + "/blobs/sha256"))")
+        }
+    }
+
+    @Test func anExportKilledAtAnyMomentLeavesNoHalfOutput() throws {
+        let dir = TemporaryDirectory("bake-export")
+        let project = dir.at("p")
+        try StoreSafetyTests.heavyProject(at: project)
+        #expect(try BakeCLI.run(["build", "top"], in: project).status == 0)
+        for (attempt, delay) in [0.0, 0.005, 0.01, 0.02, 0.04, 0.08].enumerated() {
+            for format in ["oci", "rootfs", "oci-archive"] {
+                let output = dir.at("out-\(format)-\(attempt)")
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: BakeCLI.binary)
+                process.arguments = ["export", "top", "--format", format, "--output", output]
+                process.currentDirectoryURL = URL(fileURLWithPath: project)
+                process.environment = BakeCLI.baseEnvironment
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                // Whenever it died, PATH is either absent or complete.
+                if FileManager.default.fileExists(atPath: output) {
+                    switch format {
+                    case "oci":
+                        #expect(FileManager.default.fileExists(atPath: output + "/index.json"), "\(output) without index.json")
+                    case "rootfs":
+                        #expect(FileManager.default.fileExists(atPath: output + "/srv"), "\(output) is not the whole root file system")
+                    default:
+                        let list = try Command.run(["tar", "-tf", output])
+                        #expect(list.status == 0 && list.stdout.contains("index.json"), "\(output) is not a whole archive")
+                    }
+                }
+                // The next export completes and leaves nothing staged.
+                try? FileManager.default.removeItem(atPath: output)
+                let again = try BakeCLI.run(["export", "top", "--format", format, "--output", output], in: project)
+                #expect(again.status == 0, "\(again.stderr)")
+                #expect(Self.staged(dir.path).isEmpty, "\(Self.staged(dir.path))")
+            }
+        }
+    }
+}

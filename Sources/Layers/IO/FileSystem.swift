@@ -192,10 +192,14 @@ public enum FileSystem {
     /// Replaces `path` atomically: `write` fills a new temporary file in `temporaryFolder`
     /// (which must be on the same file system), which is then fsynced and renamed over
     /// `path`. On any error the temporary file is removed and `path` is left as it was.
+    /// The temporary file is staged (`.bake-tmp-*`, locked while written): one a killed
+    /// bake left is removed by `removeAbandonedStaging(in:)`.
     public static func replaceAtomically(
         _ path: String, temporaryFolder: String, _ write: (OpenFile) throws -> Void
     ) throws {
-        let file = try makeTemporaryFile(in: temporaryFolder, prefix: ".bake-tmp")
+        let file = try makeTemporaryFile(in: temporaryFolder, prefix: stagingPrefix)
+        // Held until the descriptor closes; rename keeps it (the lock is on the file).
+        _ = flock(file.fd, LOCK_EX | LOCK_NB)
         do {
             try write(file)
             try file.sync()
