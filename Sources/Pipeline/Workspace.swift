@@ -35,9 +35,13 @@ public struct Workspace: Sendable {
         try store.lock(exclusive: false) { onLockWait(store.lockPath) }
     }
 
-    /// Fails with a clear sentence when there is no store yet.
+    /// Fails with a clear sentence when there is no store yet, or one without its layout
+    /// file (which `bake fsck --repair` writes again).
     func requireStore() throws {
         guard store.exists else {
+            if (try? FileSystem.lstatIfExists(store.layoutPath))?.kind == .directory {
+                throw PipelineError.failed("the store \(store.root) has no \(store.layoutPath)/oci-layout; run 'bake fsck --repair' to write it")
+            }
             throw PipelineError.badInput("there is no bake store at \(store.root) yet; run 'bake build' first")
         }
     }

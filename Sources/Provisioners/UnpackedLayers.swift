@@ -62,7 +62,7 @@ public struct UnpackedLayers: Sendable {
         case absent
         /// As bake unpacked it.
         case intact
-        /// Changed, replaced, or without a stamp; the sentence says how.
+        /// Changed, replaced, or without a stamp; the words (after "unpacked layer X") say how.
         case changed(String)
     }
 
@@ -73,12 +73,12 @@ public struct UnpackedLayers: Sendable {
     public func condition(_ diffID: Digest, full: Bool, refresh: Bool) -> Condition {
         let folder = path(diffID)
         guard let status = try? FileSystem.lstatIfExists(folder) else { return .absent }
-        guard status.kind == .directory else { return .changed("\(folder) is \(status.kind.article), not a folder") }
-        guard let stamp = stamp(diffID) else { return .changed("\(folder) has no stamp saying what bake unpacked") }
+        guard status.kind == .directory else { return .changed("is \(status.kind.article), not a folder") }
+        guard let stamp = stamp(diffID) else { return .changed("has no stamp saying what bake unpacked there") }
         let metadata = try? TreeDigest.metadata(of: folder)
         if metadata == stamp.metadata && !full { return .intact }
         guard let content = try? TreeDigest.content(of: folder), content == stamp.content else {
-            return .changed("the files of \(folder) are not the ones bake unpacked")
+            return .changed("was changed since bake unpacked it")
         }
         if let metadata, metadata != stamp.metadata, refresh {
             try? store.writeAtomically(stampPath(diffID), Stamp(metadata: metadata, content: content).bytes)
@@ -104,7 +104,7 @@ public struct UnpackedLayers: Sendable {
                 case .intact:
                     return
                 case .changed(let why):
-                    warn("unpacked layer \(diffID.short) was changed since bake unpacked it (\(why)); unpacking it again")
+                    warn("unpacked layer \(diffID.short) (\(target)) \(why); unpacking it again")
                     try FileSystem.removeTree(target)
                     unlink(stampPath(diffID))
                 case .absent:
@@ -130,6 +130,10 @@ public struct UnpackedLayers: Sendable {
             // folder of empty files that later steps would build on.
             let folder = open(temporary, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if folder >= 0 { _ = bake_syncfs(folder); close(folder) }
+            // The stamp first, then the name: a folder is never there without its stamp
+            // (the rename moves only what the metadata digest leaves out).
+            let stamp = Stamp(metadata: try TreeDigest.metadata(of: temporary), content: try TreeDigest.content(of: temporary))
+            try store.writeAtomically(stampPath(diffID), stamp.bytes)
             guard rename(temporary, target) == 0 else {
                 throw LayersError.system(operation: "rename \(temporary) to", path: target, errno: errno)
             }
@@ -137,10 +141,6 @@ public struct UnpackedLayers: Sendable {
             try? FileSystem.removeTree(temporary)
             throw error
         }
-        // The stamp is taken once the folder has its final name (a rename moves its ctime).
-        // Killed before the stamp is written, the folder has none and is unpacked again.
-        let stamp = Stamp(metadata: try TreeDigest.metadata(of: target), content: try TreeDigest.content(of: target))
-        try store.writeAtomically(stampPath(diffID), stamp.bytes)
     }
 
     /// Removes unpacked layers (and their stamps) whose diffID is not in `keep`, and

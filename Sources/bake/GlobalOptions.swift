@@ -25,6 +25,9 @@ struct GlobalOptions: ParsableArguments {
     )
     var insecureRegistries: [String] = []
 
+    /// The store folder these options name, for messages.
+    var workspaceStoreRoot: String { (try? workspace().store.root) ?? ".bake" }
+
     /// The project folder and store these options name.
     func workspace() throws -> Workspace {
         var workspace = try Workspace(directory: directory, storePath: store)

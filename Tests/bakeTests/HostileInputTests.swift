@@ -339,6 +339,38 @@ struct UnpackedLayerStampTests {
         #expect(!third.stderr.contains("warning"), "\(third.stderr)")
     }
 
+    @Test func fsckComparesEveryUnpackedLayerWithItsStampAndRepairMovesItAway() throws {
+        let dir = TemporaryDirectory("bake-unpacked")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["site": Self.site])
+        let first = try BakeCLI.run(["build", "site"], in: project)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try BakeCLI.run(["fsck"], in: project).stdout.contains(", 1 unpacked layers"))
+        let folder = try Self.toolsFolder(project)
+        // Same size, same times: only the content digest can tell.
+        let old = folder + "/etc/old"
+        var times = stat()
+        stat(old, &times)
+        try Fixture.write(old, "OLD\n")
+        var restored = [times.st_atim, times.st_mtim]
+        utimensat(AT_FDCWD, old, &restored, 0)
+        let fsck = try BakeCLI.run(["fsck"], in: project)
+        #expect(fsck.status == 1)
+        #expect(fsck.stderr.contains("bake: unpacked layer ") && fsck.stderr.contains(") was changed since bake unpacked it "
+            + "(bake fsck --repair moves it to lost+found; the next step that needs it unpacks it again)"), "\(fsck.stderr)")
+        let repair = try BakeCLI.run(["fsck", "--repair"], in: project)
+        #expect(repair.status == 0, "\(repair.stdout) \(repair.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder))
+        let again = try BakeCLI.run(["build", "--no-cache", "site"], in: project)
+        #expect(again.status == 0 && !again.stderr.contains("warning"), "\(again.stderr)")
+        #expect(BakeCLI.digests(again.stdout) == BakeCLI.digests(first.stdout))
+        // gc empties lost+found.
+        #expect(FileManager.default.fileExists(atPath: project + "/.bake/lost+found"))
+        let gc = try BakeCLI.run(["gc"], in: project)
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project + "/.bake/lost+found"))
+    }
+
     @Test func aCopiedStoreKeepsItsUnpackedLayersWithoutUnpackingThemAgain() throws {
         let dir = TemporaryDirectory("bake-unpacked")
         let project = dir.at("p")

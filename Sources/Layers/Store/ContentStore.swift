@@ -154,15 +154,22 @@ public final class ContentStore: Sendable {
 
     // MARK: - Index, manifests, configs
 
-    /// The layout's `index.json`.
+    /// The layout's `index.json`. An unreadable one is an error that names the repair.
     public func readIndex() throws -> Index {
+        let hint = "; run 'bake fsck --repair' to write it again from the build records"
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.readFile(indexPath, limit: 64 << 20)
         } catch let error as LayersError where error.errno == ENOENT {
             return Index(manifests: [])
+        } catch {
+            throw LayersError.store("the store index cannot be read: \(error)\(hint)")
         }
-        return try CanonicalJSON.decode(Index.self, from: bytes, kind: "store index \(indexPath)")
+        do {
+            return try CanonicalJSON.decode(Index.self, from: bytes, kind: "store index \(indexPath)")
+        } catch {
+            throw LayersError.store("\(error)\(hint)")
+        }
     }
 
     /// Replaces `index.json` atomically. Call only while holding the exclusive lock.

@@ -11,13 +11,14 @@ import OCI
 /// the store that keeps those.
 public enum TreeDigest {
     /// The digest of the metadata of `root` and everything below it. Throws when `root` is
-    /// not a folder (a symlink is not followed).
+    /// not a folder (a symlink is not followed). Of `root` itself only its mode, owner and
+    /// mtime count, not its inode or ctime: renaming the folder into place moves those.
     public static func metadata(of root: String, threads: Int = GzipSink.defaultThreads) throws -> OCI.Digest {
         let status = try FileSystem.lstatPath(root)
         guard status.kind == .directory else { throw LayersError.notAFolder(path: root, kind: status.kind) }
         let tree = try TreeScanner.scan(root, threads: threads)
         var hasher = SHA256()
-        hasher.update(data: Array(ScannedTree.fingerprint(file: status).encoded.utf8))
+        hasher.update(data: Array("\(status.permissions) \(status.uid) \(status.gid) \(status.modificationSeconds).\(status.modificationNanoseconds)\n".utf8))
         hasher.update(data: Array(tree.fingerprint().encoded.utf8))
         return OCI.Digest(sha256: hasher.finalize())
     }

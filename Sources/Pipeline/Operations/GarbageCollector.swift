@@ -15,6 +15,8 @@ public struct GarbageReport: Sendable {
     public var unpackedInUse = false
     /// What gc could not clean up, one sentence each (it goes on regardless).
     public var warnings: [String] = []
+    /// True when it removed `lost+found` (what `bake fsck --repair` had moved there).
+    public var removedLostAndFound = false
 }
 
 public enum GarbageCollector {
@@ -25,6 +27,15 @@ public enum GarbageCollector {
         defer { withExtendedLifetime(lock) {} }
         var report = GarbageReport()
         report.warnings += store.removeTemporaryFiles()
+        let lostAndFound = StoreRepair.lostAndFound(store)
+        if (try? FileSystem.lstatIfExists(lostAndFound)) != nil {
+            do {
+                try FileSystem.removeTree(lostAndFound)
+                report.removedLostAndFound = true
+            } catch {
+                report.warnings.append("cannot remove \(lostAndFound): \(error)")
+            }
+        }
 
         var live: Set<Digest> = []
         func keepManifest(_ digest: Digest) {
