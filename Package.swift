@@ -31,12 +31,15 @@ let package = Package(
         // The sandbox a step runs in: namespaces, overlayfs, pivot_root (C, because nothing of
         // the Swift runtime may run between clone() and exec()).
         .target(name: "CSandbox"),
+        // Errors that keep their cause, add context and know their exit status. No imports.
+        .target(name: "Diagnostics"),
         // OCI image model: Digest, Descriptor, Manifest, Index, ImageConfig, canonical JSON.
-        .target(name: "OCI"),
+        .target(name: "OCI", dependencies: ["Diagnostics"]),
         // Bytes of layers: PAX tar, gzip, digests while streaming, trees, the content store.
         .target(
             name: "Layers",
             dependencies: [
+                "Diagnostics",
                 "OCI",
                 "CZlib",
                 "CBakeSystem",
@@ -46,12 +49,13 @@ let package = Package(
         // Changing a root file system: the sandbox, unpacked layers, capture, normalisation.
         .target(
             name: "Provisioners",
-            dependencies: ["OCI", "Layers", "CSandbox", "CBakeSystem"]
+            dependencies: ["Diagnostics", "OCI", "Layers", "CSandbox", "CBakeSystem"]
         ),
         // OCI distribution-spec client: auth, blobs, manifests, tags, retries. Knows only OCI.
         .target(
             name: "Registry",
             dependencies: [
+                "Diagnostics",
                 "OCI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -63,24 +67,28 @@ let package = Package(
         // Stage files -> model -> graph -> plan -> build; export, inspect, fsck, push.
         .target(
             name: "Pipeline",
-            dependencies: ["OCI", "Layers", "Provisioners", "Registry", "CSandbox", "Yams"]
+            dependencies: ["Diagnostics", "OCI", "Layers", "Provisioners", "Registry", "Yams"]
         ),
         // The command line. Nothing but parsing, calling Pipeline, printing.
         .executableTarget(
             name: "bake",
             dependencies: [
+                "Diagnostics",
                 "Pipeline",
+                "Provisioners",
+                "Layers",
                 "OCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Helpers shared by the test targets: temporary folders, subprocesses, tool checks.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "OCI", "TestSupport"]),
         .testTarget(name: "ProvisionersTests", dependencies: ["Provisioners", "Layers", "OCI", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "OCI"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Layers", "OCI", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Provisioners", "Layers", "OCI", "TestSupport"]),
         // End-to-end tests of the `bake` binary and interop with skopeo, umoci, podman, tar.
         .testTarget(
             name: "bakeTests", dependencies: ["bake", "Layers", "OCI", "TestSupport"],

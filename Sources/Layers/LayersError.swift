@@ -1,9 +1,14 @@
+import Diagnostics
 import Glibc
 import OCI
 
 /// Errors raised by Layers: file system calls, archive format problems, unsafe archive
 /// entries and store corruption. Each describes itself in one sentence naming the path or blob.
-public enum LayersError: Error, Sendable, CustomStringConvertible {
+public enum LayersError: BakeError, Sendable {
+    /// A file system, archive or store problem is a failure (exit 1); where the archive is the
+    /// user's input, the caller adds that context with `.badInput`.
+    public var exitStatus: BakeExitStatus { .failure }
+
     /// A system call failed on a path.
     case system(operation: String, path: String, errno: Int32)
     /// An archive is not a tar file bake can read.

@@ -1,5 +1,4 @@
 // Image index: https://github.com/opencontainers/image-spec/blob/v1.1.0/image-index.md
-// Image layout:  https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md
 
 /// An image index: a list of manifests. The `index.json` of an image layout is one.
 public struct Index: Sendable, Hashable, Codable {
@@ -45,14 +44,5 @@ public struct Index: Sendable, Hashable, Codable {
             let right = rhs.annotations?[AnnotationKey.refName] ?? ""
             return Array(left.utf8).lexicographicallyPrecedes(Array(right.utf8))
         }
-    }
-}
-
-/// The `oci-layout` file at the root of an image layout.
-public struct ImageLayoutFile: Sendable, Hashable, Codable {
-    /// `1.0.0`.
-    public var imageLayoutVersion: String
-    public init(imageLayoutVersion: String = "1.0.0") {
-        self.imageLayoutVersion = imageLayoutVersion
     }
 }

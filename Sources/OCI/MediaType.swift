@@ -48,10 +48,3 @@ public struct MediaType: RawRepresentable, Sendable, Hashable, Codable, CustomSt
         }
     }
 }
-
-/// Compression of a layer blob.
-public enum LayerCompression: Sendable, Hashable {
-    case none
-    case gzip
-    case zstd
-}

@@ -1,5 +1,11 @@
+import Diagnostics
+
 /// Errors raised while reading or validating OCI documents.
-public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum OCIError: BakeError, Sendable, Equatable {
+    /// A document bake was given or read that is not what it must be: a failure of what was
+    /// read (exit 1); callers that know the user named it add that context.
+    public var exitStatus: BakeExitStatus { .failure }
+
     /// A string that is not `algorithm:hex` with a registered algorithm and the right length.
     case invalidDigest(String)
     /// A JSON document that does not decode as the expected OCI type.

@@ -1,49 +1,19 @@
+import Diagnostics
 import Layers
-
-/// A place in a stage file.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
-    /// The file, relative to the project folder (`images/app/stage.yaml`).
-    public var file: String
-    /// 1-based line.
-    public var line: Int
-    /// 1-based column.
-    public var column: Int
-
-    public init(file: String, line: Int, column: Int) {
-        self.file = file
-        self.line = line
-        self.column = column
-    }
-
-    /// `file:line:column`.
-    public var description: String { "\(file):\(line):\(column)" }
-}
-
-/// One problem found in a stage file.
-public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
-    public var location: SourceLocation
-    public var message: String
-
-    public init(_ location: SourceLocation, _ message: String) {
-        self.location = location
-        self.message = message
-    }
-
-    /// `file:line:column: message`.
-    public var description: String { "\(location): \(message)" }
-}
+import Provisioners
 
 /// Errors of the pipeline. Each describes itself as one sentence naming the file, line,
 /// step or blob it is about; `isBadInput` tells the command line which exit code to use.
-public enum PipelineError: Error, Sendable, CustomStringConvertible {
+public enum PipelineError: BakeError, Sendable {
     /// Stage files that do not validate (all problems found, in file order).
     case invalidStageFiles([Diagnostic])
     /// A usage or input problem outside stage files (unknown image, bad environment variable).
     case badInput(String)
-    /// A step that could not run to completion.
-    case stepFailed(image: String, step: Int, location: SourceLocation, cause: any Error)
-    /// A step whose inputs are wrong in a way only the build can see (a missing path, an unknown user).
-    case stepInput(image: String, step: Int, location: SourceLocation, message: String)
+    /// A step (`what`: "step 2") that could not run to completion, and why.
+    case stepFailed(image: String, what: String, location: SourceLocation, cause: any Error)
+    /// A step or check whose inputs are wrong in a way only the build can see (a missing
+    /// path, an unknown user).
+    case stepInput(image: String, what: String, location: SourceLocation, message: String)
     /// A step's or check's command exited with a non-zero status.
     case commandFailed(image: String, what: String, location: SourceLocation, status: Int32, output: [String])
     /// Something that is not the user's input failed (the store, the file system).
@@ -52,10 +22,12 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
     case lockMismatch(image: String, differences: [String])
 
     /// True when the user's input is at fault: exit code 2.
-    public var isBadInput: Bool {
+    public var isBadInput: Bool { exitStatus == .badInput }
+
+    public var exitStatus: BakeExitStatus {
         switch self {
-        case .invalidStageFiles, .badInput, .stepInput: return true
-        case .stepFailed, .commandFailed, .failed, .lockMismatch: return false
+        case .invalidStageFiles, .badInput, .stepInput: return .badInput
+        case .stepFailed, .commandFailed, .failed, .lockMismatch: return .failure
         }
     }
 
@@ -65,20 +37,16 @@ public enum PipelineError: Error, Sendable, CustomStringConvertible {
             return diagnostics.map(\.description).joined(separator: "\n")
         case .badInput(let message), .failed(let message):
             return message
-        case .stepFailed(let image, let step, let location, let cause):
-            return "\(location): step \(step) of \(image) failed: \(cause)"
-        case .stepInput(let image, let step, let location, let message):
-            return "\(location): step \(step) of \(image): \(message)"
+        case .stepFailed(let image, let what, let location, let cause):
+            return "\(location): \(what) of \(image) failed: \(cause)"
+        case .stepInput(let image, let what, let location, let message):
+            return "\(location): \(what) of \(image): \(message)"
         case .lockMismatch(let image, let differences):
             var text = "\(image) differs from bake.lock (--locked): \(differences.first ?? "")"
             for more in differences.dropFirst().prefix(20) { text += "\n  \(more)" }
             return text + "\nbuild without --locked to accept the new result into bake.lock, or run 'bake verify \(image)' to find the cause"
         case .commandFailed(let image, let what, let location, let status, let output):
-            var text = "\(location): \(what) of \(image) failed: its command exited with status \(status)"
-            if !output.isEmpty {
-                text += "; its last lines:\n" + output.suffix(20).map { "  | \($0)" }.joined(separator: "\n")
-            }
-            return text
+            return "\(location): \(what) of \(image) failed: \(ProvisionersError.commandFailed(status: status, output: output))"
         }
     }
 }

@@ -1,8 +1,9 @@
+import Diagnostics
 import Glibc
 import Layers
 
 /// Errors of Provisioners, each one sentence naming what failed.
-public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
+public enum ProvisionersError: BakeError, Sendable {
     /// The sandbox could not be set up (a mount, the overlay, pivot_root...).
     case sandbox(String)
     /// bake was interrupted (Ctrl-C, SIGTERM) while a command ran.
@@ -11,6 +12,20 @@ public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
     case missingTool(tool: String, package: String)
     /// A tool bake runs failed.
     case toolFailed(tool: String, status: Int32, output: String)
+    /// A step's or check's command exited with a non-zero status; its last lines of output.
+    /// (The walker names the stage file's line, the image and the step or check.)
+    case commandFailed(status: Int32, output: [String])
+    /// A base could not be made or imported, for a reason that is not the user's input.
+    case baseFailed(String)
+
+    public var exitStatus: BakeExitStatus {
+        switch self {
+        case .interrupted: return .interrupted
+        // The user can fix it by installing the tool: bad input, as for a missing file.
+        case .missingTool: return .badInput
+        case .sandbox, .toolFailed, .commandFailed, .baseFailed: return .failure
+        }
+    }
 
     public var description: String {
         switch self {
@@ -23,6 +38,14 @@ public enum ProvisionersError: Error, Sendable, CustomStringConvertible {
         case .toolFailed(let tool, let status, let output):
             let tail = output.split(separator: "\n").suffix(15).joined(separator: "\n")
             return "\(tool) failed with status \(status)" + (tail.isEmpty ? "" : ":\n\(tail)")
+        case .commandFailed(let status, let output):
+            var text = "its command exited with status \(status)"
+            if !output.isEmpty {
+                text += "; its last lines:\n" + output.suffix(20).map { "  | \($0)" }.joined(separator: "\n")
+            }
+            return text
+        case .baseFailed(let message):
+            return message
         }
     }
 }

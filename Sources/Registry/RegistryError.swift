@@ -1,8 +1,9 @@
+import Diagnostics
 import OCI
 
 /// What went wrong talking to a registry, as one sentence naming the registry, repository,
 /// blob or manifest. The underlying error, if any, is kept as `cause` text.
-public enum RegistryError: Error, Sendable, CustomStringConvertible {
+public enum RegistryError: BakeError, Sendable {
     /// Nothing answered at `host`, or the connection kept failing after every retry.
     case unreachable(host: String, cause: String)
     /// The registry's TLS certificate is not trusted (self-signed, expired, wrong name).
@@ -29,6 +30,13 @@ public enum RegistryError: Error, Sendable, CustomStringConvertible {
     case localFile(path: String, cause: String)
     /// Credentials that cannot be used as given (`--creds` without a colon, a bad docker config).
     case invalidCredentials(String)
+
+    public var exitStatus: BakeExitStatus {
+        switch self {
+        case .invalidCredentials: return .badInput
+        default: return .failure
+        }
+    }
 
     public var description: String {
         switch self {

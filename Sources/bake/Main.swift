@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import Layers
 import OCI
@@ -6,7 +7,9 @@ import Pipeline
 import Provisioners
 
 /// Runs the command line and maps every failure to bake's exit codes: 0 success, 1 a build,
-/// check or verify failed, 2 bad input or usage. Errors are one sentence on stderr.
+/// check or verify failed, 2 bad input or usage, 130 interrupted. Every error of bake's
+/// knows its exit status (`BakeError`), so this is the one place that catches; errors are
+/// one sentence on stderr.
 @main
 enum Main {
     static func main() {
@@ -14,22 +17,10 @@ enum Main {
         do {
             var command = try Bake.parseAsRoot()
             try command.run()
-        } catch let error as PipelineError {
-            Console.error(error.description)
-            exit(error.isBadInput ? 2 : 1)
-        } catch let error as LayersError {
-            Console.error(error.description)
-            exit(1)
-        } catch let error as OCIError {
-            Console.error(error.description)
-            exit(1)
-        } catch ProvisionersError.interrupted {
-            Console.error("interrupted")
-            exit(130)
-        } catch let error as ProvisionersError {
-            Console.error(error.description)
-            if case .missingTool = error { exit(2) }
-            exit(1)
+        } catch let error as any BakeError {
+            let status = error.exitStatus
+            Console.error(status == .interrupted ? "interrupted" : error.description)
+            exit(status.rawValue)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
@@ -40,46 +31,9 @@ enum Main {
                 exit(0)
             }
             FileHandle.standardError.write(Data((message + "\n").utf8))
-            // ArgumentParser reports usage errors as 64 (EX_USAGE); bake's contract is 2.
-            exit(2)
+            // ArgumentParser reports usage errors as 64 (EX_USAGE); bake's contract is 2. An
+            // error that is neither bake's nor a usage error is a failure.
+            exit(code == .failure ? 1 : 2)
         }
     }
-}
-
-/// `bake`: the root command.
-struct Bake: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bake",
-        abstract: "Reproducible, daemonless image builds from stage files.",
-        discussion: """
-            bake builds a chain of OCI images (base -> app-base -> app) from \
-            images/NAME/stage.yaml files. Every layer is made deterministically, so the same \
-            inputs give the same digests; the results live in an OCI image layout in .bake/oci \
-            that skopeo, umoci and podman read directly.
-
-            EXAMPLES:
-              bake build app                 build app and the images it is built on
-              bake plan                      show each step as a cache HIT or a BUILD, and why
-              bake why app                   the first input that changed since app was built
-              bake verify app                rebuild from nothing elsewhere and prove the same bytes
-              bake history app               past builds; bake export app@3 ... rolls back
-              bake run app                   run app's entrypoint in the sandbox
-              bake inspect app --json        digests, layers and config of a built image
-              bake export app --format docker-archive --output app.tar
-              bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
-              bake retag registry.example.com/team/app:454 latest      roll back
-              bake outdated                  which images have a newer upstream than bake.lock pins
-            """,
-        version: BakeVersion.current,
-        subcommands: [
-            Build.self, Plan.self, Why.self, Verify.self, Run.self, Inspect.self, History.self, Graph.self, Export.self,
-            Push.self, Retag.self, Update.self, Outdated.self, Fsck.self, Gc.self,
-        ]
-    )
-
-    @OptionGroup var global: GlobalOptions
-}
-
-enum BakeVersion {
-    static let current = "0.1.0"
 }

@@ -3,6 +3,7 @@ import Testing
 import OCI
 import TestSupport
 @testable import Pipeline
+import Provisioners
 
 @Suite struct ImageConfigTests {
     @Test func configIsInheritedKeyByKey() throws {

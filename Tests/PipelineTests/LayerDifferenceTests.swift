@@ -4,6 +4,7 @@ import Layers
 import OCI
 import TestSupport
 @testable import Pipeline
+import Provisioners
 
 @Suite struct LayerDifferenceTests {
     // MARK: - Fixtures
@@ -52,7 +53,7 @@ import TestSupport
             }
         }
         let blob = try writer.commit()
-        return (store, blob.descriptor, blob.diffID)
+        return LayerDifference.Layer(store: store, layer: blob.descriptor, diffID: blob.diffID)
     }
 
     /// Compares two layers written into two different stores.

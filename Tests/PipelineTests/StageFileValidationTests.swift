@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Pipeline
+import Provisioners
 
 /// Each validation error: one sentence with file:line:column, reported as bad input.
 @Suite struct StageFileValidationTests {
@@ -198,12 +199,12 @@ import TestSupport
         ])
         let project = try fixture.load()
         let app = try #require(project.stages["app"])
-        #expect(app.base == .stage("base"))
-        #expect(app.steps.map(\.action.kind) == ["copy", "copy", "run", "apt", "remove"])
-        #expect(app.steps[0].action == .copy(CopyStep(source: "site/", to: "/srv/app/", mode: 0o640, owner: OwnerSpec(user: .name("app"), group: .name("app")))))
-        #expect(app.steps[1].action == .copy(CopyStep(source: "boot.sh", to: "/usr/local/bin/boot", mode: nil, owner: OwnerSpec(user: .id(1000), group: nil))))
-        #expect(app.steps[2].action == .run(RunStep(script: "echo one\necho two\n", network: true, secrets: ["vault_token", "npm.token"], user: "app")))
-        #expect(app.steps[3].action == .apt(["nginx", "curl=7.88.1-10+deb12u5"]))
+        #expect(app.base.parentImage == "base")
+        #expect(app.steps.map(\.kind) == ["copy", "copy", "run", "apt", "remove"])
+        #expect(app.steps[0].provisioner as? CopyStep == CopyStep(source: "site/", to: "/srv/app/", mode: 0o640, owner: OwnerSpec(user: .name("app"), group: .name("app"))))
+        #expect(app.steps[1].provisioner as? CopyStep == CopyStep(source: "boot.sh", to: "/usr/local/bin/boot", mode: nil, owner: OwnerSpec(user: .id(1000), group: nil)))
+        #expect(app.steps[2].provisioner as? RunStep == RunStep(script: "echo one\necho two\n", network: true, secrets: ["vault_token", "npm.token"], user: "app"))
+        #expect(app.steps[3].provisioner as? AptStep == AptStep(packages: ["nginx", "curl=7.88.1-10+deb12u5"]))
         #expect(app.steps[4].location.description == "images/app/stage.yaml:18:5")
         #expect(app.config.env.map(\.0) == ["APP_ENV", "PORT", "REMOVED"])
         #expect(app.config.env[1].1 == "8080")

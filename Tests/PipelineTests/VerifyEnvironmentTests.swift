@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Pipeline
+import Provisioners
 
 /// The changed environment of `bake verify`'s rebuild, as the processes it starts see it.
 @Suite(.enabled(if: Host.canRun(root: true), "needs root (UTS and mount namespaces)"))
@@ -11,15 +12,17 @@ struct VerifyEnvironmentTests {
         let hostname = try? Fixture.read("/etc/hostname")
         let resolv = try? Fixture.read("/etc/resolv.conf")
         let mounts = HostState.mounts(under: "/etc/")
-        var binds: [(source: String, target: String)] = []
-        for (index, replacement) in Verifier.hostFileReplacements().enumerated() {
+        var binds: [ChangedHostProcess.FileBind] = []
+        for (index, replacement) in VerifyEnvironment.hostFileReplacements().enumerated() {
             try Fixture.write(dir.at("\(index)"), replacement.contents)
-            binds.append((dir.at("\(index)"), replacement.target))
+            binds.append(ChangedHostProcess.FileBind(source: dir.at("\(index)"), target: replacement.target))
         }
         let seen = dir.at("seen")
-        let status = try Verifier.spawn(
-            ["/bin/sh", "-c", "hostname > \(seen); cat /etc/hostname /etc/resolv.conf >> \(seen) 2>/dev/null; true"],
-            environment: ["PATH": "/usr/bin:/bin"], mask: 0o022, binds: binds)
+        var process = ChangedHostProcess(
+            arguments: ["/bin/sh", "-c", "hostname > \(seen); cat /etc/hostname /etc/resolv.conf >> \(seen) 2>/dev/null; true"],
+            environment: ["PATH": "/usr/bin:/bin"], hostname: VerifyEnvironment.hostname, umask: 0o022)
+        process.binds = binds
+        let status = try process.run()
         #expect(status == 0)
         let lines = try Fixture.read(seen)
         #expect(lines.hasPrefix("bake-verify-elsewhere\n"))

@@ -23,7 +23,7 @@ struct NormaliserTests {
         ("var/log/nginx/*", "var/log/nginx", false),
     ])
     func patterns(pattern: String, path: String, matches: Bool) {
-        #expect(Normaliser.matches(pattern, path) == matches)
+        #expect(Glob.matches(pattern, path) == matches)
     }
 
     @Test func volatileFilesAreDroppedEmptiedOrPinnedAndEverythingElseIsKept() throws {

@@ -20,7 +20,10 @@ public final class GzipSink: ByteSink {
     private let downstream: ByteSink
     private let level: Int32
     private let threads: Int
-    private let pool: DeflatePool
+    /// One deflate stream per job that can be in flight at once (see `submit`): a stream is
+    /// given to one job at a time and comes back when that job has been drained.
+    private var streams: [DeflateStream?]
+    private var submitted = 0
     private var current: [UInt8] = []
     private var dictionary: [UInt8] = []
     private var pending: [DeflateJob] = []
@@ -34,7 +37,7 @@ public final class GzipSink: ByteSink {
         self.downstream = downstream
         self.level = level
         self.threads = max(1, threads)
-        self.pool = DeflatePool(level: level)
+        self.streams = Array(repeating: nil, count: self.threads * 3 + 1)
         current.reserveCapacity(Self.blockSize)
     }
 
@@ -74,7 +77,13 @@ public final class GzipSink: ByteSink {
     }
 
     private func submit(final: Bool) throws {
-        let job = DeflateJob(input: current, dictionary: dictionary, final: final)
+        // At most threads * 3 jobs are pending when a job is submitted, and they are the
+        // last ones submitted: slots taken modulo threads * 3 + 1 never meet in flight.
+        let slot = submitted % streams.count
+        submitted += 1
+        let stream = try streams[slot] ?? DeflateStream(level: level)
+        streams[slot] = stream
+        let job = DeflateJob(input: current, dictionary: dictionary, final: final, stream: stream)
         if current.count >= Self.dictionarySize {
             dictionary = Array(current.suffix(Self.dictionarySize))
         } else {
@@ -83,10 +92,9 @@ public final class GzipSink: ByteSink {
         current = []
         current.reserveCapacity(Self.blockSize)
         if threads == 1 {
-            job.run(pool: pool)
+            job.run()
         } else {
-            let pool = self.pool
-            DispatchQueue.global().async { job.run(pool: pool) }
+            DispatchQueue.global().async { job.run() }
         }
         pending.append(job)
         while pending.count > threads * 3 { try drainOne() }
@@ -114,6 +122,8 @@ final class DeflateJob: @unchecked Sendable {
     let input: [UInt8]
     let dictionary: [UInt8]
     let final: Bool
+    /// The stream this job alone uses until it is waited for.
+    private let stream: DeflateStream
     // Written by the worker before `done` is signalled, read by the owner after waiting.
     var output: [UInt8] = []
     var crc: uLong = 0
@@ -121,17 +131,16 @@ final class DeflateJob: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var waited = false
 
-    init(input: [UInt8], dictionary: [UInt8], final: Bool) {
+    init(input: [UInt8], dictionary: [UInt8], final: Bool, stream: DeflateStream) {
         self.input = input
         self.dictionary = dictionary
         self.final = final
+        self.stream = stream
     }
 
-    func run(pool: DeflatePool) {
+    func run() {
         do {
-            let stream = try pool.take()
             output = try stream.compress(input, dictionary: dictionary, final: final)
-            pool.give(stream)
             crc = input.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
         } catch {
             self.error = error
@@ -143,26 +152,5 @@ final class DeflateJob: @unchecked Sendable {
         guard !waited else { return }
         done.wait()
         waited = true
-    }
-}
-
-/// Deflate streams kept for reuse across blocks and threads.
-final class DeflatePool: @unchecked Sendable {
-    private let level: Int32
-    // Guarded by `lock`.
-    private var streams: [DeflateStream] = []
-    private let lock = Lock()
-
-    init(level: Int32) {
-        self.level = level
-    }
-
-    func take() throws -> DeflateStream {
-        let stream = lock.withLock { streams.popLast() }
-        return try stream ?? DeflateStream(level: level)
-    }
-
-    func give(_ stream: DeflateStream) {
-        lock.withLock { streams.append(stream) }
     }
 }

@@ -1,15 +1,5 @@
 import Glibc
 
-/// A file found while walking a host folder.
-public struct WalkedFile: Sendable {
-    /// Path relative to the walk's root.
-    public let path: RelativePath
-    /// Absolute host path, as bytes.
-    public let hostPath: [UInt8]
-    /// `lstat` of the file (symlinks are not followed).
-    public let status: FileStatus
-}
-
 /// Walks a host folder in the canonical order of layer entries: depth first, a folder
 /// before its contents, siblings sorted by their name bytes. readdir order never leaks.
 public enum DirectoryWalker {

@@ -1,6 +1,7 @@
 import Glibc
 import Layers
 import OCI
+import Provisioners
 
 /// One JSON file per image build, `STORE/builds/NAME/NNNNNN.json`: what was built, from
 /// what, which steps were cached, and when (wall-clock time here is about the build, never
@@ -18,6 +19,18 @@ public struct BuildRecord: Sendable, Codable {
         public var seconds: Double
         /// For an apt step: the packages it installed, as name=version.
         public var packages: [String]?
+
+        init(_ result: StepResult) {
+            number = result.step
+            summary = result.summary
+            key = result.key
+            layer = result.layer.descriptor.digest
+            diffID = result.layer.diffID
+            size = result.layer.descriptor.size
+            cached = result.cached
+            seconds = result.seconds
+            packages = result.packages
+        }
     }
 
     public var image: String
@@ -36,6 +49,24 @@ public struct BuildRecord: Sendable, Codable {
     /// The revision, source and version written into the image.
     public var metadata: SourceMetadata?
     public var finishedAt: String
+
+    /// The record of `image`, just built on a base whose cache-key state is `baseState`,
+    /// with the digest of the checks it passed. Its sequence number is set when written.
+    init(_ image: BuiltImage, baseState: Digest, checks: Digest?, options: BuildOptions) {
+        self.image = image.name
+        sequence = 0
+        manifest = image.manifestDescriptor.digest
+        config = image.manifest.config.digest
+        parent = image.parent
+        self.baseState = baseState
+        layers = image.manifest.layers.map(\.digest)
+        steps = image.steps.map(StepRecord.init)
+        sourceDateEpoch = options.sourceDateEpoch
+        self.checks = checks
+        upstream = image.upstream.isEmpty ? nil : image.upstream
+        metadata = options.metadata
+        finishedAt = Timestamp.rfc3339(Int64(time(nil)))
+    }
 
     static func folder(_ image: String, store: ContentStore) -> String {
         store.root + "/builds/" + image

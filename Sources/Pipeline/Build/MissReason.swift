@@ -1,4 +1,6 @@
+import Layers
 import OCI
+import Provisioners
 
 /// Why a step is not a cache hit, compared with the image's last build.
 public struct MissReason: Sendable, CustomStringConvertible {
@@ -36,9 +38,8 @@ public struct MissReason: Sendable, CustomStringConvertible {
             }
             if old.inputs != key.inputs {
                 var changes: [String] = []
-                if let oldDigest = old.inputs, let before = hasher.savedListing(oldDigest), let now = evaluation.inputs,
-                   case .copy(let copy) = step.action {
-                    changes = now.changes(since: before, source: copy.source)
+                if let oldDigest = old.inputs, let before = hasher.savedListing(oldDigest), let now = evaluation.inputs {
+                    changes = now.listing.changes(since: before, source: now.source)
                 }
                 guard let first = changes.first else {
                     return MissReason(summary: "its input files changed", details: [])

@@ -1,3 +1,4 @@
+import Provisioners
 import Layers
 import OCI
 
@@ -52,9 +53,9 @@ public struct SourceMetadata: Sendable, Hashable, Codable {
         guard let git = HostTool.path("git") else { return SourceMetadata() }
         func run(_ arguments: [String]) -> String? {
             // A fixed locale, so messages never matter; stdin is /dev/null, so git never asks.
-            guard let (status, output) = try? HostTool.run([git, "-C", directory] + arguments, environment: ["LC_ALL": "C"]),
-                  status == 0 else { return nil }
-            return String(decoding: output, as: UTF8.self).trimmingCharacters(in: " \n")
+            guard let result = try? HostTool.run([git, "-C", directory] + arguments, environment: ["LC_ALL": "C"]),
+                  result.status == 0 else { return nil }
+            return result.text
         }
         guard let head = run(["rev-parse", "--verify", "-q", "HEAD"]), !head.isEmpty,
               head.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {

@@ -1,5 +1,6 @@
 import Layers
 import OCI
+import Provisioners
 
 /// The cache key of a step, defined here and nowhere else (DESIGN.md, "Cache keys").
 ///
@@ -44,7 +45,8 @@ public struct CacheKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// `bake-layer-v1 zlib-1.2.13`.
     public static let format = "bake-layer-v\(LayerFormat.version) zlib-\(LayerFormat.zlibVersion)"
 
-    /// The state before the first step of an image built on `scratch`.
+    /// The state before the first step of an image built on `scratch`, and before a base's
+    /// one layer.
     public static let scratch = Digest.sha256(Array("scratch".utf8))
 
     /// The state an image leaves for the first step of an image built on it: the digest of
@@ -63,52 +65,5 @@ public struct CacheKey: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The state after a step: its parent state and its layer.
     public static func state(after parent: Digest, layer diffID: Digest) -> Digest {
         Digest.sha256(Array("\(parent) \(diffID)".utf8))
-    }
-}
-
-/// A step's meaning, normalised, as it enters the cache key and the build record.
-public struct StepSpec: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// `copy`, `remove`, `run` or `apt`.
-    public var kind: String
-    /// The step's arguments, as text, in a fixed order.
-    public var arguments: [String: String]
-
-    /// A spec of something that is not a step (a base image's first layer).
-    public init(kind: String, arguments: [String: String]) {
-        self.kind = kind
-        self.arguments = arguments
-    }
-
-    public init(_ action: StepAction) {
-        switch action {
-        case .copy(let copy):
-            kind = "copy"
-            let source = (try? RelativePath(copy.source))?.description ?? copy.source
-            let to = (try? RelativePath(copy.to, allowAbsolute: true))?.absoluteDescription ?? copy.to
-            arguments = [
-                "source": source.isEmpty ? "." : source,
-                // A trailing '/' decides where a file goes, so it is part of the meaning.
-                "to": to + (copy.to.hasSuffix("/") && to != "/" ? "/" : ""),
-            ]
-            if let mode = copy.mode { arguments["mode"] = CopyStep.octal(mode) }
-            if let owner = copy.owner { arguments["owner"] = owner.description }
-        case .remove(let paths):
-            kind = "remove"
-            let normalised = paths.map { (try? RelativePath($0, allowAbsolute: true))?.absoluteDescription ?? $0 }
-            arguments = ["paths": Set(normalised).sorted().joined(separator: "\n")]
-        case .run(let run):
-            kind = "run"
-            arguments = ["script": run.script]
-            if let user = run.user { arguments["user"] = user }
-        case .apt(let packages):
-            kind = "apt"
-            arguments = ["packages": packages.joined(separator: "\n")]
-        }
-    }
-
-    /// One line: `copy source=site to=/srv/app/`.
-    public var description: String {
-        ([kind] + arguments.keys.sorted().map { "\($0)=\(arguments[$0]!.replacingOccurrences(of: "\n", with: ","))" })
-            .joined(separator: " ")
     }
 }

@@ -1,59 +1,20 @@
 import Glibc
 import Layers
 import OCI
-
-/// One cached step: the layer a key produced. `STORE/cache/steps/<key hex>.json`.
-public struct CacheEntry: Sendable, Hashable, Codable {
-    /// The key this entry answers.
-    public var key: Digest
-    /// The layer.
-    public var layer: LayerBlob
-    /// The image history text of the step.
-    public var history: String
-    /// For an apt step: the packages it installed, as name=version.
-    public var packages: [String]?
-    /// The layer blob's stat when its bytes were last verified: while the blob's file keeps
-    /// this stat, a hit trusts it without reading it again; any change means a re-hash.
-    public var verified: BlobStamp?
-}
-
-/// The stat of a verified blob file.
-public struct BlobStamp: Sendable, Hashable, Codable {
-    public var inode: UInt64
-    public var size: Int64
-    public var mtime: [Int64]
-    public var ctime: [Int64]
-
-    init(_ status: FileStatus) {
-        inode = status.inode
-        size = status.size
-        mtime = [status.modificationSeconds, status.modificationNanoseconds]
-        ctime = [status.changeSeconds, status.changeNanoseconds]
-    }
-}
-
-/// Why a lookup found no usable layer.
-public enum CacheMiss: Error, Sendable, Hashable {
-    /// No entry for the key.
-    case absent
-    /// The entry's layer blob is gone (removed by hand or by an older gc).
-    case blobMissing(Digest)
-    /// The entry's layer blob does not hash to its digest.
-    case blobCorrupt(Digest)
-}
+import Synchronization
 
 /// The step cache: key -> layer.
-public final class StepCache: @unchecked Sendable {
+public final class StepCache: Sendable {
     let store: ContentStore
-    private let lock = Lock()
-    private var verifications = 0
+    /// How many blobs lookups re-read to verify them.
+    private let verifications = Mutex(0)
 
     public init(store: ContentStore) {
         self.store = store
     }
 
     /// How many cached layer blobs this cache has re-read to verify them (for tests).
-    public var blobsVerified: Int { lock.withLock { verifications } }
+    public var blobsVerified: Int { verifications.withLock { $0 } }
 
     var folder: String { store.root + "/cache/steps" }
 
@@ -76,7 +37,7 @@ public final class StepCache: @unchecked Sendable {
             return .success(entry)
         }
         do {
-            lock.withLock { verifications += 1 }
+            verifications.withLock { $0 += 1 }
             try store.verifyBlob(blob, what: "layer")
         } catch {
             if repair { unlink(store.blobPath(blob)) }

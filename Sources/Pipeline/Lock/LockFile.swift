@@ -1,3 +1,4 @@
+import Diagnostics
 import Glibc
 import Layers
 import OCI
@@ -70,7 +71,7 @@ public struct LockFile: Sendable, Hashable, Codable {
         } catch LayersError.notRegularFile(_, let kind) {
             throw PipelineError.badInput("bake.lock is \(kind.article), not a regular file")
         } catch {
-            throw PipelineError.badInput("cannot read \(path): \(error)")
+            throw ErrorWithContext("cannot read \(path)", cause: error, exitStatus: .badInput)
         }
         let lock: LockFile
         do {
@@ -100,7 +101,7 @@ public struct LockFile: Sendable, Hashable, Codable {
                 try bytes.withUnsafeBytes { try file.writeAll($0) }
             }
         } catch {
-            throw PipelineError.failed("cannot write \(path): \(error)")
+            throw ErrorWithContext("cannot write \(path)", cause: error)
         }
     }
 

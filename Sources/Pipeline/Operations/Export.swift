@@ -1,3 +1,4 @@
+import Diagnostics
 import Glibc
 import Layers
 import OCI
@@ -55,7 +56,7 @@ public enum Exporter {
                 if skipped > 0 { warnings.append("\(skipped) device nodes were skipped (creating them needs root)") }
             }
         } catch let error as LayersError {
-            throw PipelineError.failed("cannot export \(name) to \(output): \(error)")
+            throw ErrorWithContext("cannot export \(name) to \(output)", cause: error)
         }
         return ExportResult(path: destination, digest: descriptor.digest, warnings: warnings)
     }
@@ -66,10 +67,10 @@ public enum Exporter {
     /// place when complete; an existing one gets its blobs first (each staged and renamed)
     /// and its index.json last, so it only ever names images whose blobs are all there.
     private static func exportLayout(name: String, descriptor: Descriptor, manifest: Manifest, store: ContentStore, to path: String) throws {
+        // The folders on the way are made, as before (`mkdir -p`); the layout itself is
+        // staged beside its final name.
         let parent = FileSystem.parent(of: path)
-        guard (try? FileSystem.statPath(parent))?.kind == .directory else {
-            throw PipelineError.badInput("the folder of \(path) does not exist")
-        }
+        try FileSystem.createDirectory(parent)
         FileSystem.removeAbandonedStaging(in: parent)
         if let status = try FileSystem.lstatIfExists(path) {
             let isLayout = (try? FileSystem.lstatIfExists(path + "/oci-layout")) != nil

@@ -1,3 +1,4 @@
+import Provisioners
 /// `bake graph`: the images and what each is built on, as Graphviz dot or Mermaid.
 public enum GraphFormat: String, Sendable, CaseIterable {
     case dot
@@ -12,7 +13,7 @@ public enum GraphRenderer {
         for name in project.names {
             let stage = project.stages[name]!
             switch stage.base {
-            case .stage(let parent):
+            case .image(let parent):
                 edges.append((parent, name))
             default:
                 let label = stage.base.description

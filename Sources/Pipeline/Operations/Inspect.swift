@@ -1,3 +1,4 @@
+import Provisioners
 import Layers
 import OCI
 

@@ -1,5 +1,6 @@
 import Layers
 import OCI
+import Provisioners
 
 /// What `bake build` would do, step by step and why, without doing anything: no layer is
 /// written, no cache entry, no stat cache, no record.
@@ -28,7 +29,7 @@ public struct Plan: Sendable {
     public struct Image: Sendable {
         public var name: String
         public var file: String
-        public var base: BaseSource
+        public var base: StageBase
         public var steps: [StepPlan]
         public var checks: [Check]
         public var config: ConfigPatch
@@ -43,7 +44,8 @@ public struct Plan: Sendable {
     /// Images in build order, parents first.
     public var images: [Image]
 
-    /// The plan for `targets` (and everything upstream); empty means every image.
+    /// The plan for `targets` (and everything upstream); empty means every image. It walks
+    /// the same code as a build (`ImageWalker`), stopping at each image's first miss.
     public static func make(
         workspace: Workspace, project: Project, targets: [String], sourceDateEpoch: Int64?, noCache: Bool = false,
         metadata: SourceMetadata = SourceMetadata()
@@ -53,64 +55,33 @@ public struct Plan: Sendable {
         let store = workspace.store
         let lock = store.exists ? try workspace.readLock() : nil
         defer { withExtendedLifetime(lock) {} }
-        let evaluator = StepEvaluator(store: store)
+        // A plan never reaches a registry: a base not pulled yet is built first.
+        let walker = ImageWalker(store: store, evaluator: StepEvaluator(store: store), fetcher: NoImageFetcher(),
+                                 sourceDateEpoch: sourceDateEpoch, noCache: noCache, metadata: metadata)
         var predicted: [String: AssembledImage] = [:]
         var images: [Image] = []
         for name in order {
             let stage = project.stages[name]!
-            let previous = BuildRecord.latest(name, store: store)
-            var image = Image(name: name, file: stage.file, base: stage.base, steps: [], checks: stage.checks,
-                              config: stage.config, predicted: nil, lastBuild: previous)
-            var base: ImageBase?
-            switch stage.base {
-            case .stage(let parent):
-                base = try predicted[parent].map { try ImageBase.image($0, sourceDateEpoch: sourceDateEpoch) }
-            default:
-                let resolved = try ExternalBases(store: store, evaluator: evaluator, reporter: SilentReporter())
-                    .resolve(stage, sourceDateEpoch: sourceDateEpoch, noCache: noCache, build: false, threads: 1,
-                             pins: lockFile?.images[name]?.upstream)
-                base = resolved?.0
-                if let layer = resolved?.1 {
-                    image.baseStatus = .hit(layer: layer.layer)
-                } else if resolved == nil {
-                    image.baseStatus = .build(MissReason(summary: noCache ? "--no-cache" : "not in the cache", details: []))
-                }
-            }
-            guard let base else {
-                let reason = image.baseStatus == nil ? "after \(stage.base) is built" : "after the base is built"
-                image.steps = stage.steps.map { StepPlan(step: $0, status: .after(reason)) }
-                images.append(image)
-                continue
-            }
-            var state = base.state
-            var layers: [LayerBlob] = []
-            var histories: [String] = []
-            var blocked: String?
-            for step in stage.steps {
-                if let blocked {
-                    image.steps.append(StepPlan(step: step, status: .after(blocked)))
-                    continue
-                }
-                let evaluation = try evaluator.evaluate(step, of: stage, state: state, epoch: base.epoch, remember: false)
-                if !noCache, let hit = evaluation.hit {
-                    image.steps.append(StepPlan(step: step, status: .hit(layer: hit.layer)))
-                    state = CacheKey.state(after: state, layer: hit.layer.diffID)
-                    layers.append(hit.layer)
-                    histories.append(hit.history)
-                } else {
-                    let reason = MissReason.explain(evaluation, step: step, previous: previous, base: base.parent,
-                                                    noCache: noCache, hasher: evaluator.hasher)
-                    image.steps.append(StepPlan(step: step, status: .build(reason)))
-                    blocked = "after step \(step.number) is built"
-                }
-            }
-            if blocked == nil {
-                let assembled = try AssembledImage.assemble(stage, base: base, layers: layers, histories: histories, metadata: metadata)
-                predicted[name] = assembled
-                image.predicted = assembled.manifestDescriptor.digest
-            }
-            images.append(image)
+            let parent = stage.base.parentImage.flatMap { predicted[$0] }
+            let walked = try walker.walk(stage, parent: parent, pins: lockFile?.images[name]?.upstream, handler: PlanningHandler())
+            predicted[name] = walked.assembled
+            images.append(Image(
+                name: name, file: stage.file, base: stage.base,
+                steps: walked.steps.compactMap { walkedStep in walkedStep.step.map { StepPlan(step: $0, status: Status(walkedStep)) } },
+                checks: stage.checks, config: stage.config, predicted: walked.assembled?.manifestDescriptor.digest,
+                lastBuild: walked.previous, baseStatus: walked.baseLayer.map(Status.init)))
         }
         return Plan(images: images)
+    }
+}
+
+extension Plan.Status {
+    /// How the walker left a step, as a plan says it.
+    init(_ walked: WalkedStep) {
+        switch walked.status {
+        case .hit: self = walked.layer.map { .hit(layer: $0) } ?? .after("after the base is built")
+        case .built(let reason), .planned(let reason): self = .build(reason)
+        case .blocked(let reason): self = .after(reason)
+        }
     }
 }

@@ -11,7 +11,7 @@ public enum ImageRunner {
         try workspace.requireStore()
         let store = workspace.store
         let unpacked = UnpackedLayers(store: store)
-        let lowers: [String]
+        let machine: any Machine
         let tree: ImageFilesystem
         let config: ImageConfig
         let layers: [Descriptor]
@@ -25,23 +25,30 @@ public enum ImageRunner {
             let manifest = try store.readManifest(descriptor.digest)
             config = try store.readConfig(manifest.config.digest)
             layers = manifest.layers
-            lowers = try unpacked.ensure(layers: manifest.layers, diffIDs: config.rootfs.diffIDs, warn: workspace.onWarning)
             tree = try store.filesystem(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
+            machine = try OverlayMachineFactory(store: store, folder: try unpacked.runsFolder(), warn: workspace.onWarning)
+                .machine(on: LayerStack(layers: manifest.layers, diffIDs: config.rootfs.diffIDs))
             inUse = try StoreLock(path: unpacked.lockPath, exclusive: false) {}
         }
         defer { withExtendedLifetime(inUse) {} }
+        defer { machine.discard() }
 
         let container = config.config ?? ContainerConfig()
         var arguments = (container.entrypoint ?? []) + (command.isEmpty ? (container.cmd ?? []) : command)
         guard let program = arguments.first else {
             throw PipelineError.badInput("image \(name) has no entrypoint or cmd; give a command: bake run \(name) -- /bin/sh")
         }
-        let (user, home) = try RunStepExecutor.user(container.user, tree: tree, layers: layers, store: store)
+        let account: ImageUsers.Account
+        do {
+            account = try ImageUsers(store: store, tree: tree, layers: layers).account(container.user)
+        } catch let error as InputError {
+            throw PipelineError.badInput(error.message)
+        }
         var environment = container.env ?? []
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) {
-            environment.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            environment.append("PATH=" + SandboxEnvironment.defaultPath)
         }
-        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(home)") }
+        if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=\(account.home)") }
         environment.append("HOSTNAME=bake")
         if let term = getenv("TERM") { environment.append("TERM=\(String(cString: term))") }
         for entry in extra {
@@ -56,14 +63,11 @@ public enum ImageRunner {
             arguments[0] = try lookUp(program, environment: environment, tree: tree, image: name)
         }
 
-        let scratch = try RunStepExecutor.scratchFolder(in: try unpacked.runsFolder())
-        let machine = try OverlayMachine(lowers: lowers.reversed(), scratch: scratch)
-        defer { machine.discard() }
         Interrupts.installForRun()
         do {
             return try machine.run(
                 Command(arguments: arguments, environment: environment, workingDirectory: container.workingDir ?? "/",
-                        user: user, network: true),
+                        user: account.identity, network: true),
                 output: .inherit)
         } catch ProvisionersError.interrupted {
             return 130

@@ -21,11 +21,11 @@ public struct WhyReport: Sendable {
             let since = candidate.lastBuild.map { "since its build #\($0.sequence) (\($0.finishedAt))" } ?? "(it was never built)"
             switch first.status {
             case .build(let reason):
-                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.action.summary)) is rebuilt \(since): \(reason.summary)")
+                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.summary)) is rebuilt \(since): \(reason.summary)")
                 lines += reason.details.dropFirst().prefix(20).map { "  \($0)" }
                 if reason.details.count > 21 { lines.append("  ... \(reason.details.count - 21) more") }
             case .after(let why):
-                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.action.summary)) is rebuilt: \(why)")
+                lines.append("\(candidate.name) step \(first.step.number) (\(first.step.summary)) is rebuilt: \(why)")
             case .hit:
                 break
             }

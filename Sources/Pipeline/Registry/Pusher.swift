@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import Layers
 import OCI
@@ -73,7 +74,7 @@ public enum Pusher {
                 do {
                     try store.verifyBlob(blob.digest, what: blob.digest == manifest.config.digest ? "config" : "layer")
                 } catch {
-                    throw PipelineError.failed("cannot push \(imageName): \(error); run 'bake fsck'")
+                    throw ErrorWithContext("cannot push \(imageName) (run 'bake fsck')", cause: error)
                 }
             }
         }

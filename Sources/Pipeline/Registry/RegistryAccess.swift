@@ -43,7 +43,7 @@ public struct RegistryAccess: Sendable {
 }
 
 /// Runs async registry work from bake's synchronous pipeline: the calling thread waits while
-/// the work runs on the concurrency pool. Registry errors become build failures (exit 1).
+/// the work runs on the concurrency pool. Errors are passed on as they are.
 enum Blocking {
     private final class Box<T>: @unchecked Sendable {
         var result: Result<T, Error>?
@@ -63,14 +63,9 @@ enum Blocking {
             done.signal()
         }
         done.wait()
-        do {
-            return try box.result!.get()
-        } catch let error as PipelineError {
-            throw error
-        } catch {
-            // Registry failures (and anything else on the way) are failures, exit 1.
-            throw PipelineError.failed("\(error)")
-        }
+        // Registry errors know their exit status (a failure, or bad credentials); they are
+        // passed on as they are, cause and all.
+        return try box.result!.get()
     }
 
     /// Runs `body` with a client of `host`, shutting the client down after.

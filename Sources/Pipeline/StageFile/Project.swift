@@ -1,4 +1,5 @@
 import Layers
+import Provisioners
 
 /// Every stage file of a project (`DIR/images/*/stage.yaml`), validated together: each
 /// file on its own, then the references between them (`from: NAME`) and their cycles.
@@ -84,7 +85,7 @@ public struct Project: Sendable {
         var diagnostics: [Diagnostic] = []
         for name in names {
             let stage = stages[name]!
-            guard case .stage(let parent) = stage.base else { continue }
+            guard case .image(let parent) = stage.base else { continue }
             if parent == name {
                 diagnostics.append(Diagnostic(stage.baseLocation, "image \(name) cannot be built from itself"))
             } else if stages[parent] == nil {
@@ -98,7 +99,7 @@ public struct Project: Sendable {
         for name in names {
             var chain = [name]
             var current = name
-            while case .stage(let parent)? = stages[current]?.base {
+            while case .image(let parent)? = stages[current]?.base {
                 if let start = chain.firstIndex(of: parent) {
                     let cycle = Array(chain[start...])
                     if reported.isDisjoint(with: cycle) {
@@ -119,7 +120,7 @@ public struct Project: Sendable {
 
     /// The image this one is built on, if it is an image of the project.
     public func parent(of name: String) -> String? {
-        if case .stage(let parent)? = stages[name]?.base { return parent }
+        if case .image(let parent)? = stages[name]?.base { return parent }
         return nil
     }
 

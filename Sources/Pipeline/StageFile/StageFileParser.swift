@@ -1,6 +1,7 @@
 import Foundation
 import Layers
 import OCI
+import Provisioners
 import Yams
 
 /// Turns the YAML of one stage file into a validated `Stage`, collecting every problem as a
@@ -13,14 +14,56 @@ struct StageFileParser {
     private(set) var diagnostics: [Diagnostic] = []
 
     static let topLevelKeys = ["description", "from", "steps", "config", "checks"]
-    static let stepKinds = ["copy", "run", "apt", "remove"]
-    static let stepKeys: [String: [String]] = [
-        "copy": ["copy", "to", "mode", "owner"],
-        "run": ["run", "network", "secrets", "user"],
-        "apt": ["apt"],
-        "remove": ["remove"],
+
+    /// A step kind as the parser knows it: its key, the other keys its step may have, and
+    /// how its values are read.
+    struct StepKind: Sendable {
+        let name: String
+        let keys: [String]
+        /// Reads a step whose kind key holds `value`, with its other `fields`; nil after a
+        /// diagnostic.
+        let parse: @Sendable (inout StageFileParser, _ value: Node, _ fields: [String: KeyValue], _ step: Node) -> (any Provisioner)?
+
+        init<P: Provisioner>(
+            _ kind: P.Type, keys: [String],
+            parse: @escaping @Sendable (inout StageFileParser, Node, [String: KeyValue], Node) -> P?
+        ) {
+            name = P.kind
+            self.keys = [P.kind] + keys
+            self.parse = { parser, value, fields, step in parse(&parser, value, fields, step) }
+        }
+    }
+
+    /// The step kinds. A new kind is one file in Provisioners/Steps and one entry here.
+    static let stepTable: [StepKind] = [
+        StepKind(CopyStep.self, keys: ["to", "mode", "owner"]) { $0.parseCopy($1, fields: $2, stepNode: $3) },
+        StepKind(RunStep.self, keys: ["network", "secrets", "user"]) { parser, value, fields, _ in parser.parseRun(value, fields: fields) },
+        StepKind(AptStep.self, keys: []) { parser, value, _, _ in parser.packageList(value, allowEmpty: false).map(AptStep.init(packages:)) },
+        StepKind(RemoveStep.self, keys: []) { parser, value, _, _ in parser.pathList(value).map(RemoveStep.init(paths:)) },
     ]
-    static let baseKinds = ["debian", "image", "oci", "rootfs"]
+    static let stepKinds = stepTable.map(\.name)
+
+    /// A base kind of `from: {KIND: ...}`: how its value (and the mapping around it, for
+    /// `oci`'s `ref`) is read.
+    struct BaseKind: Sendable {
+        let name: String
+        let parse: @Sendable (inout StageFileParser, _ kind: KeyValue, _ ref: KeyValue?) -> (any BaseSource)?
+
+        init<B: BaseSource>(_ kind: B.Type, parse: @escaping @Sendable (inout StageFileParser, KeyValue, KeyValue?) -> B?) {
+            name = B.kind
+            self.parse = { parser, kind, ref in parse(&parser, kind, ref) }
+        }
+    }
+
+    /// The base kinds of `from: {...}`. A new kind is one file in Provisioners/Bases and one
+    /// entry here.
+    static let baseTable: [BaseKind] = [
+        BaseKind(DebianBase.self) { parser, kind, _ in parser.parseDebian(kind.value) },
+        BaseKind(RegistryImageBase.self) { parser, kind, _ in parser.parseImage(kind.value) },
+        BaseKind(OCILayoutBase.self) { parser, kind, ref in parser.parseOCILayout(kind, ref: ref) },
+        BaseKind(RootfsBase.self) { parser, kind, _ in parser.parseRootfs(kind.value) },
+    ]
+    static let baseKinds = baseTable.map(\.name)
     static let debianKeys = ["suite", "variant", "packages", "mirror"]
     static let debianVariants = [
         "extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important",
@@ -63,7 +106,7 @@ struct StageFileParser {
         if let field = fields["description"], !isNull(field.value) {
             description = text(field.value, "'description' must be text")
         }
-        var base: BaseSource?
+        var base: StageBase?
         var baseLocation = location(of: root)
         if let field = fields["from"] {
             baseLocation = location(of: field.value)
@@ -100,16 +143,16 @@ struct StageFileParser {
 
     // MARK: - from
 
-    private mutating func parseBase(_ node: Node) -> BaseSource? {
+    private mutating func parseBase(_ node: Node) -> StageBase? {
         let usage = "'from' must be 'scratch', the name of another image of images/, or one of {debian: {...}}, {image: REF}, {oci: PATH, ref: NAME}, {rootfs: PATH}"
         if case .scalar = node, !isNull(node) {
             guard let value = node.string else { return nil }
-            if value == "scratch" { return .scratch }
+            if value == "scratch" { return .source(ScratchBase()) }
             guard Project.isValidImageName(value) else {
                 fail(node, "'from: \(value)' is not a valid image name; \(usage)")
                 return nil
             }
-            return .stage(value)
+            return .image(value)
         }
         guard case .mapping = node, let pairs = mapping(node, usage) else {
             if isNull(node) { fail(node, "'from' is empty; \(usage)") } else { fail(node, usage) }
@@ -126,42 +169,46 @@ struct StageFileParser {
             return nil
         }
         let ref = pairs.first { $0.key == "ref" }
-        if let ref, kind.key != "oci" {
+        if let ref, kind.key != OCILayoutBase.kind {
             fail(ref.keyNode, "'ref' belongs with 'oci' in 'from'; '\(kind.key)' takes no 'ref'")
         }
-        switch kind.key {
-        case "debian":
-            return parseDebian(kind.value).map(BaseSource.debian)
-        case "image":
-            guard let reference = text(kind.value, "'image' in 'from' must be a reference like registry.example.com/team/base@sha256:...") else { return nil }
-            do {
-                _ = try Reference(parsing: reference)
-            } catch {
-                fail(kind.value, "\(error)")
-                return nil
-            }
-            return .registry(reference)
-        case "oci":
-            guard let path = text(kind.value, "'oci' in 'from' must be the path of an OCI layout folder") else { return nil }
-            guard let ref else {
-                fail(kind.keyNode, "'from: {oci: \(path)}' needs 'ref:' naming the image in the layout, e.g. {oci: \(path), ref: latest}")
-                return nil
-            }
-            guard let refName = text(ref.value, "'ref' in 'from' must be the name of an image in the OCI layout") else { return nil }
-            guard !refName.isEmpty else {
-                fail(ref.value, "'ref' in 'from' is empty; name the image in the OCI layout")
-                return nil
-            }
-            guard plainPath(path, node: kind.value, what: "'oci'") else { return nil }
-            return .ociLayout(path: path, ref: refName)
-        default:
-            guard let path = text(kind.value, "'rootfs' in 'from' must be the path of a .tar file"),
-                  plainPath(path, node: kind.value, what: "'rootfs'") else { return nil }
-            return .rootfs(path: path)
-        }
+        let entry = Self.baseTable.first { $0.name == kind.key }!
+        return entry.parse(&self, kind, ref).map(StageBase.source)
     }
 
-    private mutating func parseDebian(_ node: Node) -> DebianBase? {
+    fileprivate mutating func parseImage(_ node: Node) -> RegistryImageBase? {
+        guard let reference = text(node, "'image' in 'from' must be a reference like registry.example.com/team/base@sha256:...") else { return nil }
+        do {
+            _ = try Reference(parsing: reference)
+        } catch {
+            fail(node, "\(error)")
+            return nil
+        }
+        return RegistryImageBase(reference: reference)
+    }
+
+    fileprivate mutating func parseOCILayout(_ kind: KeyValue, ref: KeyValue?) -> OCILayoutBase? {
+        guard let path = text(kind.value, "'oci' in 'from' must be the path of an OCI layout folder") else { return nil }
+        guard let ref else {
+            fail(kind.keyNode, "'from: {oci: \(path)}' needs 'ref:' naming the image in the layout, e.g. {oci: \(path), ref: latest}")
+            return nil
+        }
+        guard let refName = text(ref.value, "'ref' in 'from' must be the name of an image in the OCI layout") else { return nil }
+        guard !refName.isEmpty else {
+            fail(ref.value, "'ref' in 'from' is empty; name the image in the OCI layout")
+            return nil
+        }
+        guard plainPath(path, node: kind.value, what: "'oci'") else { return nil }
+        return OCILayoutBase(path: path, ref: refName)
+    }
+
+    fileprivate mutating func parseRootfs(_ node: Node) -> RootfsBase? {
+        guard let path = text(node, "'rootfs' in 'from' must be the path of a .tar file"),
+              plainPath(path, node: node, what: "'rootfs'") else { return nil }
+        return RootfsBase(path: path)
+    }
+
+    fileprivate mutating func parseDebian(_ node: Node) -> DebianBase? {
         guard let pairs = mapping(node, "'debian' in 'from' must be a mapping like {suite: bookworm, variant: minbase}") else { return nil }
         rejectUnknown(pairs, allowed: Self.debianKeys, context: "in 'from: {debian: ...}'")
         let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -211,29 +258,19 @@ struct StageFileParser {
             if let unknown {
                 fail(unknown.keyNode, "unknown key '\(unknown.key)' in step \(number)\(Suggestions.hint(unknown.key, from: Self.stepKinds))")
             } else {
-                fail(node, "step \(number) needs one of 'copy', 'run', 'apt' or 'remove'")
+                let names = Self.stepKinds.map { "'\($0)'" }
+                fail(node, "step \(number) needs one of \(names.dropLast().joined(separator: ", ")) or \(names.last!)")
             }
             return nil
         }
-        let allowed = Self.stepKeys[kind.key]!
-        rejectUnknown(pairs, allowed: allowed, context: "in a \(kind.key) step")
+        let entry = Self.stepTable.first { $0.name == kind.key }!
+        rejectUnknown(pairs, allowed: entry.keys, context: "in a \(kind.key) step")
         let fields = Dictionary(pairs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let stepLocation = location(of: kind.keyNode)
-        let action: StepAction?
-        switch kind.key {
-        case "copy":
-            action = parseCopy(kind.value, fields: fields, stepNode: node).map(StepAction.copy)
-        case "run":
-            action = parseRun(kind.value, fields: fields).map(StepAction.run)
-        case "apt":
-            action = packageList(kind.value, allowEmpty: false).map(StepAction.apt)
-        default:
-            action = pathList(kind.value).map(StepAction.remove)
-        }
-        return action.map { Step(number: number, location: stepLocation, action: $0) }
+        return entry.parse(&self, kind.value, fields, node).map { Step(number: number, location: stepLocation, provisioner: $0) }
     }
 
-    private mutating func parseCopy(_ node: Node, fields: [String: KeyValue], stepNode: Node) -> CopyStep? {
+    fileprivate mutating func parseCopy(_ node: Node, fields: [String: KeyValue], stepNode: Node) -> CopyStep? {
         guard let source = text(node, "'copy' must be a file or folder path relative to images/\(name)") else { return nil }
         var ok = plainPath(source, node: node, what: "the copy source") && validateCopySource(source, node: node)
         var to: String?
@@ -352,7 +389,7 @@ struct StageFileParser {
         return .name(String(text))
     }
 
-    private mutating func parseRun(_ node: Node, fields: [String: KeyValue]) -> RunStep? {
+    fileprivate mutating func parseRun(_ node: Node, fields: [String: KeyValue]) -> RunStep? {
         guard let script = text(node, "'run' must be a shell script (use '|' for several lines)") else { return nil }
         guard !script.allSatisfy(\.isWhitespace) else {
             fail(node, "'run' is empty; give it the commands to run")
@@ -380,7 +417,7 @@ struct StageFileParser {
         return RunStep(script: script, network: network, secrets: secrets, user: user)
     }
 
-    private mutating func packageList(_ node: Node, allowEmpty: Bool) -> [String]? {
+    fileprivate mutating func packageList(_ node: Node, allowEmpty: Bool) -> [String]? {
         guard let items = sequence(node, "'apt' must be a list of Debian packages, like [nginx, curl]") else { return nil }
         if items.isEmpty && !allowEmpty {
             fail(node, "'apt' lists no packages")
@@ -402,7 +439,7 @@ struct StageFileParser {
         return ok ? packages : nil
     }
 
-    private mutating func pathList(_ node: Node) -> [String]? {
+    fileprivate mutating func pathList(_ node: Node) -> [String]? {
         guard let items = sequence(node, "'remove' must be a list of absolute paths, like [/usr/share/doc]") else { return nil }
         if items.isEmpty {
             fail(node, "'remove' lists no paths")

@@ -82,9 +82,13 @@ extension Bake {
             Interrupts.installForBuilds()
             let built: [BuiltImage]
             do {
-                built = try builder.build(BuildOptions(
-                    targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache, jobs: jobs,
-                    secrets: secrets, metadata: global.metadata(workspace), locked: locked, registries: global.registryAccess()))
+                var options = BuildOptions(targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache,
+                                           jobs: jobs)
+                options.secrets = secrets
+                options.metadata = global.metadata(workspace)
+                options.locked = locked
+                options.registries = global.registryAccess()
+                built = try builder.build(options)
             } catch {
                 reporter.stop()
                 throw error

@@ -44,11 +44,11 @@ extension Bake {
                 for step in image.steps {
                     switch step.status {
                     case .hit(let layer):
-                        print("  \(step.step.number). HIT    \(step.step.action.summary)  [\(layer.descriptor.digest.short)]")
+                        print("  \(step.step.number). HIT    \(step.step.summary)  [\(layer.descriptor.digest.short)]")
                     case .build(let reason):
-                        print("  \(step.step.number). BUILD  \(step.step.action.summary)  (\(reason.summary))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(reason.summary))")
                     case .after(let why):
-                        print("  \(step.step.number). BUILD  \(step.step.action.summary)  (\(why))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))")
                     }
                 }
                 let config = configSummary(image.config)

@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import Pipeline
+import Synchronization
 
 /// One JSON object per line on stdout, keys sorted, for tools:
 ///
@@ -9,8 +10,9 @@ import Pipeline
 ///     {"event":"step","image":"base","step":1,"status":"built",...}
 ///     {"event":"image","image":"base","digest":"sha256:...",...}
 ///     {"event":"done","images":[{"image":"base","digest":"sha256:..."}],...}
-final class JSONProgress: ProgressReporter, @unchecked Sendable {
-    private let lock = NSLock()
+final class JSONProgress: ProgressReporter, Sendable {
+    /// Events from images building in parallel are written whole, one line at a time.
+    private let output = Mutex(())
 
     struct Fields: Encodable {
         var event: String
@@ -47,9 +49,7 @@ final class JSONProgress: ProgressReporter, @unchecked Sendable {
 
     private func emit(_ fields: Fields) {
         guard let bytes = try? CanonicalJSON.encode(fields) else { return }
-        lock.lock()
-        FileHandle.standardOutput.write(Data(bytes + [0x0a]))
-        lock.unlock()
+        output.withLock { _ in FileHandle.standardOutput.write(Data(bytes + [0x0a])) }
     }
 
     func report(_ event: BuildEvent) {

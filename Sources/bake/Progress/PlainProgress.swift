@@ -1,9 +1,11 @@
 import Foundation
 import Pipeline
+import Synchronization
 
 /// Plain lines on stderr: one when a step starts running, one when any step is done.
-final class PlainProgress: ProgressReporter, @unchecked Sendable {
-    private let lock = NSLock()
+final class PlainProgress: ProgressReporter, Sendable {
+    /// Lines from images building in parallel are written whole, one at a time.
+    private let output = Mutex(())
 
     func report(_ event: BuildEvent) {
         let line: String?
@@ -26,16 +28,14 @@ final class PlainProgress: ProgressReporter, @unchecked Sendable {
             line = "bake: warning: \(message)"
         }
         guard let line else { return }
-        lock.lock()
-        Console.standardError(line)
-        lock.unlock()
+        output.withLock { _ in Console.standardError(line) }
     }
 
     func finish(_ images: [BuiltImage], seconds: Double) {
-        lock.lock()
-        defer { lock.unlock() }
-        Console.standardError("")
-        for line in ProgressText.summary(images, seconds: seconds) { Console.standardError(line) }
-        for image in images { print("\(image.name) \(image.manifestDescriptor.digest)") }
+        output.withLock { _ in
+            Console.standardError("")
+            for line in ProgressText.summary(images, seconds: seconds) { Console.standardError(line) }
+            for image in images { print("\(image.name) \(image.manifestDescriptor.digest)") }
+        }
     }
 }

@@ -1,14 +1,25 @@
 import Foundation
 import Pipeline
+import Synchronization
 
 /// On a terminal: a live line per running step with its elapsed time, redrawn every tenth
 /// of a second; finished steps scroll above them.
-final class TerminalProgress: ProgressReporter, @unchecked Sendable {
-    private let lock = NSLock()
-    private var running: [(key: String, text: String, started: ContinuousClock.Instant)] = []
-    private var drawn = 0
-    private var ticker: Thread?
-    private var stopped = false
+final class TerminalProgress: ProgressReporter, Sendable {
+    /// A step running now, as its live line shows it.
+    private struct Running {
+        var key: String
+        var text: String
+        var started: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var running: [Running] = []
+        /// Live lines on the screen, to erase before the next draw.
+        var drawn = 0
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
 
     init() {
         let thread = Thread { [weak self] in
@@ -17,15 +28,10 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
-        ticker = thread
         thread.start()
     }
 
-    private var isStopped: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopped
-    }
+    private var isStopped: Bool { state.withLock { $0.stopped } }
 
     func report(_ event: BuildEvent) {
         switch event {
@@ -34,14 +40,10 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
         case .imageStarted(let image, let file, let base, _):
             redraw(permanent: ["==> \(image) (\(file)) from \(base)"])
         case .stepStarted(let image, let step, let of, let summary, let reason):
-            lock.lock()
-            running.append(("\(image)/\(step)", "\(image) [\(step)/\(of)] \(summary)  (\(reason))", .now))
-            lock.unlock()
+            state.withLock { $0.running.append(Running(key: "\(image)/\(step)", text: "\(image) [\(step)/\(of)] \(summary)  (\(reason))", started: .now)) }
             redraw(permanent: [])
         case .stepFinished(let result):
-            lock.lock()
-            running.removeAll { $0.key == "\(result.image)/\(result.step)" }
-            lock.unlock()
+            state.withLock { $0.running.removeAll { $0.key == "\(result.image)/\(result.step)" } }
             redraw(permanent: [ProgressText.step(result)])
         case .output(let image, let label, let text):
             redraw(permanent: ["\(image) \(label) | \(text)"])
@@ -56,20 +58,20 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
 
     /// Erases the live lines, prints `permanent`, then draws the live lines again.
     private func redraw(permanent: [String]) {
-        lock.lock()
-        defer { lock.unlock() }
-        var out = ""
-        if drawn > 0 { out += "\u{1B}[\(drawn)A\u{1B}[J" }
-        for line in permanent { out += line + "\n" }
         let width = terminalWidth()
-        for entry in running {
-            let elapsed = ProgressText.seconds(Self.seconds(since: entry.started))
-            var line = "  \u{25B8} \(entry.text) \(elapsed)"
-            if line.count > width { line = String(line.prefix(max(10, width - 1))) }
-            out += line + "\n"
+        state.withLock { state in
+            var out = ""
+            if state.drawn > 0 { out += "\u{1B}[\(state.drawn)A\u{1B}[J" }
+            for line in permanent { out += line + "\n" }
+            for entry in state.running {
+                let elapsed = ProgressText.seconds(Self.seconds(since: entry.started))
+                var line = "  \u{25B8} \(entry.text) \(elapsed)"
+                if line.count > width { line = String(line.prefix(max(10, width - 1))) }
+                out += line + "\n"
+            }
+            state.drawn = state.running.count
+            FileHandle.standardError.write(Data(out.utf8))
         }
-        drawn = running.count
-        FileHandle.standardError.write(Data(out.utf8))
     }
 
     private func terminalWidth() -> Int {
@@ -83,23 +85,19 @@ final class TerminalProgress: ProgressReporter, @unchecked Sendable {
     }
 
     func finish(_ images: [BuiltImage], seconds: Double) {
-        lock.lock()
-        stopped = true
-        running = []
-        lock.unlock()
+        state.withLock { state in
+            state.stopped = true
+            state.running = []
+        }
         redraw(permanent: [""] + ProgressText.summary(images, seconds: seconds))
         for image in images { print("\(image.name) \(image.manifestDescriptor.digest)") }
     }
 
     func stop() {
-        lock.lock()
-        stopped = true
-        running = []
-        lock.unlock()
+        state.withLock { state in
+            state.stopped = true
+            state.running = []
+        }
         redraw(permanent: [])
-    }
-
-    deinit {
-        stopped = true
     }
 }

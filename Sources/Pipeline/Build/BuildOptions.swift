@@ -1,0 +1,34 @@
+import Layers
+
+/// Options of one build.
+public struct BuildOptions: Sendable {
+    /// Images to build (with everything upstream); empty means all.
+    public var targets: [String]
+    /// `SOURCE_DATE_EPOCH`, when set.
+    public var sourceDateEpoch: Int64?
+    /// Threads compressing a layer; never changes the bytes.
+    public var compressionThreads: Int
+    /// Build every step even when the cache has it.
+    public var noCache: Bool
+    /// Images built at the same time (those not built on one another).
+    public var jobs: Int
+    /// Secret values by id (`--secret`); only their ids ever enter a key or a record.
+    public var secrets: [String: [UInt8]] = [:]
+    /// Revision, source and version written into every image.
+    public var metadata = SourceMetadata()
+    /// `--locked`: fail when a result differs from bake.lock, and leave bake.lock as it is.
+    public var locked = false
+    /// How registries of `from: {image: ...}` bases are reached.
+    public var registries = RegistryAccess()
+
+    public init(
+        targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads, noCache: Bool = false,
+        jobs: Int = 1
+    ) {
+        self.targets = targets
+        self.sourceDateEpoch = sourceDateEpoch
+        self.compressionThreads = compressionThreads
+        self.noCache = noCache
+        self.jobs = max(1, jobs)
+    }
+}

@@ -1,0 +1,17 @@
+import Layers
+import OCI
+import Provisioners
+
+/// A step's key and what the cache holds for it.
+public struct StepEvaluation: Sendable {
+    public var key: CacheKey
+    /// The files the step reads, if it reads any.
+    public var inputs: StepInputs?
+    public var lookup: Result<CacheEntry, CacheMiss>
+
+    /// The cached entry, if usable.
+    public var hit: CacheEntry? {
+        if case .success(let entry) = lookup { return entry }
+        return nil
+    }
+}

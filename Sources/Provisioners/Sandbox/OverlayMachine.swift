@@ -1,0 +1,251 @@
+import CSandbox
+import Glibc
+import Layers
+
+/// A machine whose root is an overlayfs of unpacked layers (read-only lower dirs) and a
+/// fresh upper dir, run in new mount, PID, UTS and IPC namespaces (and a new network
+/// namespace unless a command asks for the network), behind pivot_root. Whatever a command
+/// changes lands in `upper`; every process of a command dies with it; no mount outlives it.
+public final class OverlayMachine: Machine {
+    /// Lower dirs, top layer first.
+    let lowers: [String]
+    /// A fresh folder of this machine (upper, work, root); removed by `discard()`.
+    public let scratch: String
+    let hostname: String
+    private var discarded = false
+
+    /// `lowers` are the lower dirs, top layer first; a folder given more than once (an
+    /// image whose steps made identical layers) is passed once, at its topmost place.
+    /// `scratch` must not exist yet; the upper and work dirs and the mount point are made
+    /// inside it.
+    public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
+        self.lowers = Self.distinct(lowers)
+        self.scratch = scratch
+        self.hostname = hostname
+        for folder in [upper, work, root, empty] {
+            try FileSystem.createDirectory(folder, mode: 0o755)
+            // The upper dir is the sandbox's `/`: 0755 whatever bake's umask, or a step run
+            // as another user could not even reach /bin/sh.
+            guard chmod(folder, 0o755) == 0 else { throw LayersError.system(operation: "chmod", path: folder, errno: errno) }
+        }
+    }
+
+    deinit {
+        discard()
+    }
+
+    /// Where the commands' changes are.
+    public var upper: String { scratch + "/upper" }
+    var work: String { scratch + "/work" }
+    var root: String { scratch + "/root" }
+    var empty: String { scratch + "/empty" }
+
+    /// Removes the machine's folders (upper included).
+    public func discard() {
+        guard !discarded else { return }
+        discarded = true
+        try? FileSystem.removeTree(scratch)
+    }
+
+    /// The mount points the sandbox creates when the image lacks them; left out of the
+    /// changes unless the image below has them.
+    static let mountPoints = ["proc", "dev", "tmp", "run/secrets", "etc/resolv.conf", "run"]
+
+    public func changes(below: ImageFilesystem, epoch: Int64, into tar: TarWriter) throws -> [TarEntry] {
+        Self.removeMountPoints(upper: upper, below: below)
+        try Normaliser.apply(toUpper: upper, epoch: epoch, below: { below.entry(at: $0) != nil })
+        // Lower dirs bottom first: the index of a layer in the image.
+        let unpacked = Array(lowers.reversed())
+        let capture = OverlayCapture(
+            upper: upper, lower: below,
+            lowerFile: { path in
+                below.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] + "/" + path.description : nil }
+            },
+            epoch: epoch)
+        return try capture.write(into: tar)
+    }
+
+    /// Removes the sandbox's mount points from the upper dir when the image below had none.
+    static func removeMountPoints(upper: String, below tree: ImageFilesystem) {
+        for point in mountPoints {
+            guard let path = try? RelativePath(point), tree.entry(at: path) == nil else { continue }
+            let host = upper + "/" + point
+            guard let status = try? FileSystem.lstatIfExists(host) else { continue }
+            if status.kind == .directory {
+                rmdir(host)  // only when empty: a step may have put something real there
+            } else if status.kind == .regular && status.size == 0 {
+                unlink(host)
+            }
+        }
+    }
+
+    public func run(_ command: Command, output: CommandOutput) throws -> Int32 {
+        // overlayfs takes its options as one page; lower dirs are given relative to their
+        // common folder to fit many layers.
+        let (mountDirectory, lowerNames) = Self.relativeLowers(lowers.isEmpty ? [empty] : lowers)
+        let options = "lowerdir=" + lowerNames.map(Self.escape).joined(separator: ":")
+            + ",upperdir=" + Self.escape(upper) + ",workdir=" + Self.escape(work)
+            // The plain overlayfs bake's capture reads, whatever the host's defaults: a renamed
+            // folder copied up whole (no redirect xattr), a chmod copying the data too (no
+            // metacopy), no inode index.
+            + ",redirect_dir=off,metacopy=off,index=off"
+        guard options.utf8.count < 4000 else {
+            throw ProvisionersError.sandbox("the image has too many layers (\(lowers.count)) for one overlay mount")
+        }
+
+        let errorPipe = try HostProcess.pipe(for: scratch)
+        defer { close(errorPipe[0]) }
+        var outputPipe: [Int32] = [-1, -1]
+        var errorOutputPipe: [Int32] = [-1, -1]
+        var stdio: (Int32, Int32, Int32) = (0, 1, 2)
+        let closePipes = {
+            close(errorPipe[1])
+            for pipe in [outputPipe, errorOutputPipe] where pipe[0] >= 0 { close(pipe[0]); close(pipe[1]) }
+        }
+        // A command's stdout and stderr belong to its user, as under Docker and podman: a
+        // process may open /dev/stdout again only when it may open what that is (nginx does,
+        // for `access_log /dev/stdout`), and a user other than root may not open bake's.
+        let relayed = command.user.uid != 0
+        do {
+            switch output {
+            case .lines:
+                outputPipe = try HostProcess.pipe(ownedBy: command.user, for: scratch)
+                stdio = (-1, outputPipe[1], outputPipe[1])
+            case .inherit where relayed:
+                outputPipe = try HostProcess.pipe(ownedBy: command.user, for: scratch)
+                errorOutputPipe = try HostProcess.pipe(ownedBy: command.user, for: scratch)
+                stdio = (0, outputPipe[1], errorOutputPipe[1])
+            case .inherit:
+                break
+            }
+        } catch {
+            closePipes()
+            throw error
+        }
+        let pid: pid_t
+        do { pid = try CStrings.with(command.arguments) { argv in
+            try CStrings.with(command.environment) { envp in
+                try CStrings.with(command.secrets.map(\.id)) { names in
+                    let values = command.secrets.map { UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max($0.value.count, 1)) }
+                    defer { values.forEach { $0.deallocate() } }
+                    for (buffer, secret) in zip(values, command.secrets) { _ = buffer.initialize(from: secret.value) }
+                    var valuePointers: [UnsafePointer<UInt8>?] = values.map { UnsafePointer($0.baseAddress) }
+                    var lengths: [Int] = command.secrets.map(\.value.count)
+                    var groups: [UInt32] = command.user.groups
+                    return try Self.withCStrings(mountDirectory, options, root, hostname, command.workingDirectory) { mountDir, options, root, hostname, workdir in
+                        let resolv = command.network ? "/etc/resolv.conf" : nil
+                        return try CStrings.withOptional(resolv) { resolvConf in
+                            try valuePointers.withUnsafeMutableBufferPointer { valuesBuffer in
+                                try lengths.withUnsafeMutableBufferPointer { lengthsBuffer in
+                                    try groups.withUnsafeMutableBufferPointer { groupsBuffer in
+                                        var config = bake_sandbox_config()
+                                        config.mount_dir = mountDir
+                                        config.overlay_options = options
+                                        config.root = root
+                                        config.hostname = hostname
+                                        config.new_network = command.network ? 0 : 1
+                                        config.resolv_conf = resolvConf
+                                        config.secret_names = names
+                                        config.secret_values = UnsafePointer(valuesBuffer.baseAddress)
+                                        config.secret_lengths = UnsafePointer(lengthsBuffer.baseAddress)
+                                        config.secret_count = Int32(command.secrets.count)
+                                        config.workdir = workdir
+                                        config.uid = command.user.uid
+                                        config.gid = command.user.gid
+                                        config.groups = UnsafePointer(groupsBuffer.baseAddress)
+                                        config.group_count = Int32(groupsBuffer.count)
+                                        config.umask = command.umask
+                                        config.argv = argv
+                                        config.envp = envp
+                                        config.stdin_fd = stdio.0
+                                        config.stdout_fd = stdio.1
+                                        config.stderr_fd = stdio.2
+                                        config.error_fd = errorPipe[1]
+                                        let pid = bake_sandbox_spawn(&config)
+                                        guard pid > 0 else {
+                                            throw ProvisionersError.sandbox("clone failed: \(String(cString: strerror(errno)))")
+                                        }
+                                        return pid
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } } catch {
+            closePipes()
+            throw error
+        }
+        bake_sandbox_track(pid)
+        close(errorPipe[1])
+        switch output {
+        case .lines(let handler):
+            close(outputPipe[1])
+            HostProcess.readLines(outputPipe[0], handler)
+            close(outputPipe[0])
+        case .inherit where relayed:
+            close(outputPipe[1])
+            close(errorOutputPipe[1])
+            HostProcess.relay([(outputPipe[0], 1), (errorOutputPipe[0], 2)])
+            close(outputPipe[0])
+            close(errorOutputPipe[0])
+        case .inherit:
+            break
+        }
+        var status: Int32 = 0
+        guard bake_sandbox_wait(pid, &status) == 0 else {
+            bake_sandbox_untrack(pid)
+            throw LayersError.system(operation: "wait for the sandbox of", path: scratch, errno: errno)
+        }
+        let setupError = String(decoding: HostProcess.readAll(errorPipe[0]), as: UTF8.self)
+        if Interrupts.happened { throw ProvisionersError.interrupted }
+        let exitStatus = WaitStatus(raw: status).code
+        if exitStatus == 125, !setupError.isEmpty {
+            throw ProvisionersError.sandbox(setupError.droppingTrailing("\n"))
+        }
+        if !setupError.isEmpty {
+            // The command itself could not start (exec failed): its status is 125.
+            throw ProvisionersError.sandbox(setupError.droppingTrailing("\n"))
+        }
+        return exitStatus
+    }
+
+    // MARK: - Helpers
+
+    /// Lower dirs without repeats, keeping each at its first (topmost) place. overlayfs
+    /// refuses a folder given twice ("Too many levels of symbolic links"), and dropping the
+    /// lower copy changes nothing: for every path the topmost layer that has it (or hides
+    /// it) decides, and that is still the copy kept above.
+    static func distinct(_ lowers: [String]) -> [String] {
+        var seen: Set<String> = []
+        return lowers.filter { seen.insert($0).inserted }
+    }
+
+    static func relativeLowers(_ lowers: [String]) -> (String?, [String]) {
+        let parents = Set(lowers.map { FileSystem.parent(of: $0) })
+        guard parents.count == 1, let parent = parents.first else { return (nil, lowers) }
+        return (parent, lowers.map { String($0.dropFirst(parent.count + (parent == "/" ? 0 : 1))) })
+    }
+
+    /// overlayfs option values escape ',', ':' and '\' with a backslash.
+    static func escape(_ path: String) -> String {
+        var out = ""
+        for character in path {
+            if character == "," || character == ":" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+
+    /// Five C strings (the first optional) for the duration of `body`.
+    static func withCStrings<T>(
+        _ a: String?, _ b: String, _ c: String, _ d: String, _ e: String,
+        _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafePointer<CChar>) throws -> T
+    ) rethrows -> T {
+        try CStrings.withOptional(a) { a in
+            try b.withCString { b in try c.withCString { c in try d.withCString { d in try e.withCString { e in try body(a, b, c, d, e) } } } }
+        }
+    }
+}

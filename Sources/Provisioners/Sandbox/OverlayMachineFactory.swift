@@ -1,0 +1,32 @@
+import Glibc
+import Layers
+
+/// Makes `OverlayMachine`s on layers of the store: each layer unpacked once (under
+/// `STORE/unpacked`), each machine's folders in a fresh folder under `folder`.
+public struct OverlayMachineFactory: MachineFactory {
+    public let store: ContentStore
+    /// Where machines make their folders (the store's temporary area for steps and checks).
+    public let folder: String
+    /// Told when an unpacked layer was found changed and is unpacked again.
+    public let warn: @Sendable (String) -> Void
+
+    public init(store: ContentStore, folder: String? = nil, warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.store = store
+        self.folder = folder ?? store.temporaryPath
+        self.warn = warn
+    }
+
+    /// Call under the store's exclusive lock (layers may be unpacked).
+    public func machine(on stack: LayerStack) throws -> any Machine {
+        let unpacked = try UnpackedLayers(store: store).ensure(layers: stack.layers, diffIDs: stack.diffIDs, warn: warn)
+        try FileSystem.createDirectory(folder)
+        return try OverlayMachine(lowers: unpacked.reversed(), scratch: try Self.scratchFolder(in: folder))
+    }
+
+    /// `FOLDER/step-XXXXXX`, a fresh name the machine makes its folders in.
+    static func scratchFolder(in folder: String) throws -> String {
+        let path = try FileSystem.makeTemporaryDirectory(in: folder, prefix: "step")
+        rmdir(path)
+        return path
+    }
+}
