@@ -1,6 +1,7 @@
 import CBakeSystem
 import Glibc
 import OCI
+import Synchronization
 
 /// bake's store: `ROOT/oci` is an OCI image layout (blobs and an `index.json` naming each
 /// image), `ROOT/tmp` holds blobs being written, `ROOT/lock` serialises processes.
@@ -9,12 +10,14 @@ import OCI
 /// place, so killing bake at any moment leaves either the old state or the new one. Every
 /// read of a blob is verified against its digest before its content is used.
 ///
-/// The store is a value-like class with no in-memory mutable state: its state is on disk,
-/// guarded across processes (and threads) by `StoreLock`. It does blocking file I/O, so it
-/// is deliberately not an actor.
+/// The store is a value-like class whose state is on disk, guarded across processes (and
+/// threads) by `StoreLock`; its one piece of memory is the journal of a running build
+/// (`StoreJournal`). It does blocking file I/O, so it is deliberately not an actor.
 public final class ContentStore: Sendable {
     /// The store's root folder (`.bake`).
     public let root: String
+    /// What a build wrote, while one records (see `beginJournal()`).
+    let journal = Mutex<StoreJournal?>(nil)
 
     public init(root: String) {
         self.root = root
@@ -209,6 +212,7 @@ public final class ContentStore: Sendable {
     /// Writes a small file of the store atomically, through the store's temporary folder.
     public func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         try FileSystem.createDirectory(temporaryPath)
+        journalWillWrite(path)
         try FileSystem.replaceAtomically(path, temporaryFolder: temporaryPath) { file in
             try bytes.withUnsafeBytes { try file.writeAll($0) }
         }

@@ -135,6 +135,7 @@ public struct UnpackedLayers: Sendable {
             // (the rename moves only what the metadata digest leaves out).
             let stamp = Stamp(metadata: try TreeDigest.metadata(of: temporary), content: try TreeDigest.content(of: temporary))
             try store.writeAtomically(stampPath(diffID), stamp.bytes)
+            store.journalCreated(target)
             guard rename(temporary, target) == 0 else {
                 throw LayersError.system(operation: "rename \(temporary) to", path: target, errno: errno)
             }
