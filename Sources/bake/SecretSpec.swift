@@ -17,6 +17,10 @@ enum SecretSpec {
             guard id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
                 throw PipelineError.badInput("--secret \(spec): '\(id)' is not a secret id (letters, digits, '_', '.' and '-')")
             }
+            // Two values for one id: which the step gets must not depend on argument order.
+            guard secrets[id] == nil else {
+                throw PipelineError.badInput("--secret \(spec): secret '\(id)' is given twice; give each secret once")
+            }
             if let variable = fields["env"] {
                 guard let value = environment[variable] else {
                     throw PipelineError.badInput("--secret \(spec): the environment variable \(variable) is not set")

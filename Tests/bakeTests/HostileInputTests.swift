@@ -202,6 +202,17 @@ struct HostileInputTests {
                 "\(result.stderr)")
     }
 
+    @Test func aSecretGivenTwiceIsRefusedNotLastWins() throws {
+        let dir = TemporaryDirectory("bake-hostile")
+        let project = dir.at("p")
+        try Self.rootfsProject(project)
+        let result = try BakeCLI.run(["build", "ok", "--secret", "id=token,env=ONE", "--secret", "id=token,env=TWO"], in: project,
+                                     environment: ["ONE": "1", "TWO": "2"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr == "bake: --secret id=token,env=TWO: secret 'token' is given twice; give each secret once\n", "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project + "/.bake"))
+    }
+
     @Test func aSecretFileThatIsANamedPipeIsRefused() throws {
         let dir = TemporaryDirectory("bake-hostile")
         let project = dir.at("p")
