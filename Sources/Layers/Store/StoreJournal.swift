@@ -23,24 +23,33 @@ final class StoreJournal: Sendable {
         var changes: [Change] = []
         var seen: Set<String> = []
         var backups = 0
+        /// Made on the first backup: a build that replaces nothing writes no journal at all.
+        var folder: String?
     }
 
-    /// Holds the backups (in the store's tmp, on the same file system).
-    let folder: String
+    /// Where backups go (the store's tmp, on the same file system).
+    let temporaryPath: String
     /// The folders of the store when the journal began.
     let folders: Set<String>
     private let state = Mutex(State())
 
-    init(folder: String, folders: Set<String>) {
-        self.folder = folder
+    init(temporaryPath: String, folders: Set<String>) {
+        self.temporaryPath = temporaryPath
         self.folders = folders
     }
+
+    /// The backup folder, if one was made.
+    var folder: String? { state.withLock { $0.folder } }
 
     /// Notes that `path` is about to be written (created or replaced).
     func willWrite(_ path: String) {
         state.withLock { state in
             guard state.seen.insert(path).inserted else { return }
             if (try? FileSystem.lstatIfExists(path)) != nil {
+                if state.folder == nil {
+                    state.folder = try? FileSystem.makeTemporaryDirectory(in: temporaryPath, prefix: "journal")
+                }
+                guard let folder = state.folder else { return }
                 state.backups += 1
                 let backup = folder + "/\(state.backups)"
                 if link(path, backup) == 0 {
@@ -68,8 +77,8 @@ extension ContentStore {
     /// the store's own folders and layout files exist: those stay).
     public func beginJournal() throws {
         try FileSystem.createDirectory(temporaryPath)
-        let folder = try FileSystem.makeTemporaryDirectory(in: temporaryPath, prefix: "journal")
-        journal.withLock { $0 = StoreJournal(folder: folder, folders: storeFolders()) }
+        let recording = StoreJournal(temporaryPath: temporaryPath, folders: storeFolders())
+        journal.withLock { $0 = recording }
     }
 
     /// Stops recording and keeps what was written.
@@ -78,7 +87,7 @@ extension ContentStore {
             defer { current = nil }
             return current
         }
-        if let ended { try? FileSystem.removeTree(ended.folder) }
+        if let folder = ended?.folder { try? FileSystem.removeTree(folder) }
     }
 
     /// Undoes everything written since `beginJournal()`, newest first; returns one sentence
@@ -107,7 +116,7 @@ extension ContentStore {
         for folder in storeFolders().subtracting(ended.folders).sorted(by: { $0.count > $1.count }) {
             rmdir(folder)
         }
-        try? FileSystem.removeTree(ended.folder)
+        if let folder = ended.folder { try? FileSystem.removeTree(folder) }
         return problems
     }
 
