@@ -147,36 +147,24 @@ public enum Host {
 }
 
 extension Command {
-    /// Runs a program and also returns its peak resident memory in KiB (`ru_maxrss` from
-    /// wait4), for tests that bound memory rather than time.
+    /// Runs a program and also returns its peak resident memory in KiB, for tests that bound
+    /// memory rather than time. The program is started by a small Python parent and its
+    /// peak read from that parent's `RUSAGE_CHILDREN`: a process spawned straight from the
+    /// test runner (vfork + exec) would report the runner's own high-water mark as its own.
     public static func runMeasuringMemory(
         _ arguments: [String], in directory: String, environment: [String: String]
     ) throws -> (result: CommandResult, peakKiB: Int) {
         let scratch = TemporaryDirectory("bake-cmd")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, scratch.at("out"), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, scratch.at("err"), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // sh changes folder and execs the program: the same process, so wait4 measures it.
-        let command = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", directory] + arguments
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, envp)
-        guard rc == 0 else { throw FixtureError("posix_spawn \(arguments[0]): \(rc)") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw FixtureError("wait4: errno \(errno)") }
+        let script = """
+            import resource, subprocess, sys
+            status = subprocess.call(sys.argv[2:])
+            open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+            sys.exit(status)
+            """
+        let result = try run(["python3", "-c", script, scratch.at("peak")] + arguments, in: directory, environment: environment)
+        guard let peak = Int((try? String(contentsOfFile: scratch.at("peak"), encoding: .utf8)) ?? "") else {
+            throw FixtureError("no peak memory measured: \(result.stderr)")
         }
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let result = CommandResult(
-            status: exit,
-            stdout: (try? String(contentsOfFile: scratch.at("out"), encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: scratch.at("err"), encoding: .utf8)) ?? "")
-        return (result, Int(usage.ru_maxrss))
+        return (result, peak)
     }
 }
