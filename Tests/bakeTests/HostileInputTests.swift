@@ -282,6 +282,9 @@ struct RepeatedLayerTests {
         ("copies", "  - copy: hello\n    to: /hello\n  - copy: hello\n    to: /hello\n"),
         // Copied, removed, copied again: the top copy must win over the removal below it.
         ("copy-remove-copy", "  - copy: hello\n    to: /hello\n  - remove: [/hello]\n  - copy: hello\n    to: /hello\n"),
+        // A layer between the two copies: a file it wrote, copied up unchanged by the run step,
+        // is compared with that layer's copy (layer indexes count the repeated layer twice).
+        ("copy-other-copy", "  - copy: hello\n    to: /hello\n  - copy: hello\n    to: /other\n  - copy: hello\n    to: /hello\n"),
     ])
     func aLayerThatRepeatsStillBuildsRunsAndChecks(_ trigger: String, _ steps: String) throws {
         let dir = TemporaryDirectory("bake-repeat")
@@ -289,7 +292,7 @@ struct RepeatedLayerTests {
         try BusyboxProject.write(at: project, images: ["twice": """
             from: tools
             steps:
-            \(steps)  - run: echo after > /after && cat /etc/old >> /after && if [ -e /hello ]; then cat /hello >> /after; fi
+            \(steps)  - run: echo after > /after && cat /etc/old >> /after && if [ -e /hello ]; then cat /hello >> /after; fi && if [ -e /other ]; then chmod 644 /other; fi
             checks:
               - run: grep -q after /after && grep -q old /after
             config:
@@ -306,6 +309,10 @@ struct RepeatedLayerTests {
         let inspect = try BakeCLI.run(["inspect", "twice", "--json"], in: project)
         let layers = try BaseImportTests.layerDigests(inspect.stdout)
         #expect(Set(layers).count < layers.count, "\(trigger): \(layers)")
+        // The run step's layer holds what it changed, not what it only copied up.
+        let runLayer = try #require(layers.last)
+        let listing = try Command.run(["sh", "-c", "gzip -dc < \"$0\" | tar -tf -", project + "/.bake/oci/blobs/sha256/" + runLayer.dropFirst(7)])
+        #expect(listing.stdout.split(separator: "\n").sorted() == ["after"], "\(trigger): \(listing.stdout)")
     }
 }
 
@@ -480,5 +487,40 @@ struct UnpackedLayerStampTests {
                 #expect(Self.staged(dir.path).isEmpty, "\(Self.staged(dir.path))")
             }
         }
+    }
+}
+
+/// A path as long as Linux allows (4094 bytes) survives import, unpacking and its stamp.
+@Suite(.enabled(if: Host.canRun(tools: ["busybox", "python3"], root: true)))
+struct LongPathTests {
+    @Test func aPathJustUnderTheLimitIsImportedUnpackedAndUsable() throws {
+        let dir = TemporaryDirectory("bake-long")
+        let project = dir.at("p")
+        try BusyboxProject.rootfs(at: dir.at("rootfs"))
+        try Fixture.mkdir(project + "/images/deep")
+        try HostileInputTests.python("""
+            import io, sys, tarfile
+            with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as tar:
+                tar.add(sys.argv[1], arcname=".")
+                name = "/".join(["d" * 9] * 408) + "/last"   # 4084 bytes: more than PATH_MAX below any host folder
+                info = tarfile.TarInfo(name); info.size = 5
+                tar.addfile(info, io.BytesIO(b"deep\\n"))
+            """, [dir.at("rootfs"), project + "/images/deep/deep.tar"])
+        let name = Array(repeating: String(repeating: "d", count: 9), count: 408).joined(separator: "/") + "/last"
+        try Fixture.write(project + "/images/deep/stage.yaml", """
+            from:
+              rootfs: deep.tar
+            steps:
+              - run: cat "/\(name)" > /found
+
+            """)
+        let build = try BakeCLI.run(["build", "deep"], in: project)
+        #expect(build.status == 0, "\(build.stderr)")
+        let run = try BakeCLI.run(["run", "deep", "--", "cat", "/found"], in: project)
+        #expect(run.stdout == "deep\n", "\(run.stdout) \(run.stderr)")
+        let fsck = try BakeCLI.run(["fsck"], in: project)
+        #expect(fsck.status == 0, "\(fsck.stdout) \(fsck.stderr)")
+        let again = try BakeCLI.run(["build", "--no-cache", "deep"], in: project)
+        #expect(again.status == 0 && !again.stderr.contains("warning"), "\(again.stderr)")
     }
 }

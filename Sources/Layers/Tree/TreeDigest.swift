@@ -59,7 +59,8 @@ public enum TreeDigest {
         let rootBytes = Array(root.utf8)
         try add([], status, host: rootBytes)
         try DirectoryWalker.walk(rootBytes) { file in
-            try add(file.path.bytes, file.status, host: file.hostPath)
+            // The short path: an unpacked layer may hold paths longer than PATH_MAX below its root.
+            try add(file.path.bytes, file.status, host: file.shortPath)
         }
         return OCI.Digest(sha256: hasher.finalize())
     }

@@ -19,7 +19,7 @@ public final class OverlayMachine: Machine {
     /// `scratch` must not exist yet; the upper and work dirs and the mount point are made
     /// inside it.
     public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
-        self.lowers = Self.distinct(lowers)
+        self.lowers = lowers
         self.scratch = scratch
         self.hostname = hostname
         for folder in [upper, work, root, empty] {
@@ -82,7 +82,9 @@ public final class OverlayMachine: Machine {
     public func run(_ command: Command, output: CommandOutput) throws -> Int32 {
         // overlayfs takes its options as one page; lower dirs are given relative to their
         // common folder to fit many layers.
-        let (mountDirectory, lowerNames) = Self.relativeLowers(lowers.isEmpty ? [empty] : lowers)
+        // Each folder once (the layer index of a path still counts every layer, see `changes`).
+        let distinctLowers = Self.distinct(lowers)
+        let (mountDirectory, lowerNames) = Self.relativeLowers(distinctLowers.isEmpty ? [empty] : distinctLowers)
         let options = "lowerdir=" + lowerNames.map(Self.escape).joined(separator: ":")
             + ",upperdir=" + Self.escape(upper) + ",workdir=" + Self.escape(work)
             // The plain overlayfs bake's capture reads, whatever the host's defaults: a renamed
