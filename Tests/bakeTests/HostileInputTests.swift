@@ -523,4 +523,17 @@ struct LongPathTests {
         let again = try BakeCLI.run(["build", "--no-cache", "deep"], in: project)
         #expect(again.status == 0 && !again.stderr.contains("warning"), "\(again.stderr)")
     }
+
+    @Test func aRunStepOnAFileWhoseNameIsNotUTF8ComparesItByItsBytes() throws {
+        let dir = TemporaryDirectory("bake-long")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["x": "from: tools\nsteps:\n  - copy: sub/\n    to: /sub/\n  - run: chmod 644 /sub/name-* && echo ok > /ok\n"])
+        try HostileInputTests.python("import os, sys; os.makedirs(sys.argv[1], exist_ok=True); open(sys.argv[1].encode() + b'/name-\\xff', 'w').write('same')", [project + "/images/x/sub"])
+        let build = try BakeCLI.run(["build", "x"], in: project)
+        #expect(build.status == 0, "\(build.stderr)")
+        let inspect = try BakeCLI.run(["inspect", "x", "--json"], in: project)
+        let runLayer = try #require(try BaseImportTests.layerDigests(inspect.stdout).last)
+        let listing = try Command.run(["sh", "-c", "gzip -dc < \"$0\" | tar -tf -", project + "/.bake/oci/blobs/sha256/" + runLayer.dropFirst(7)])
+        #expect(listing.stdout == "ok\n", "only copied up, the file is not in the step's layer: \(listing.stdout)")
+    }
 }

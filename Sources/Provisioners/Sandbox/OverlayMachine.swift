@@ -58,8 +58,8 @@ public final class OverlayMachine: Machine {
         let unpacked = Array(lowers.reversed())
         let capture = OverlayCapture(
             upper: upper, lower: below,
-            lowerFile: { path in
-                below.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] + "/" + path.description : nil }
+            lowerFolder: { path in
+                below.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] : nil }
             },
             epoch: epoch)
         return try capture.write(into: tar)
