@@ -19,6 +19,9 @@ public enum LayersError: BakeError, Sendable {
     case compression(String)
     /// A blob's bytes do not hash to its name.
     case digestMismatch(expected: Digest, actual: Digest, what: String)
+    /// A blob's descriptor gives a size its bytes do not have (`actual` nil: more bytes
+    /// than claimed, reading stopped there).
+    case sizeMismatch(digest: Digest, claimed: Int64, actual: Int64?, what: String)
     /// A blob the store should hold is missing.
     case missingBlob(Digest)
     /// A file changed size while it was being archived.
@@ -27,6 +30,13 @@ public enum LayersError: BakeError, Sendable {
     case unsupported(String)
     /// The store is not usable (wrong layout, unreadable index).
     case store(String)
+    /// An input that must be a regular file is something else (a named pipe, a device, a
+    /// folder, or a symlink where none may be).
+    case notRegularFile(path: String, kind: FileStatus.Kind)
+    /// A path that must be a folder is something else.
+    case notAFolder(path: String, kind: FileStatus.Kind)
+    /// A file bake reads whole (a document, an index) is larger than it accepts.
+    case tooLarge(path: String, limit: Int64)
 
     public var description: String {
         switch self {
@@ -40,6 +50,8 @@ public enum LayersError: BakeError, Sendable {
             return "corrupt compressed data: \(reason)"
         case .digestMismatch(let expected, let actual, let what):
             return "\(what) \(expected) is corrupt: its bytes hash to \(actual)"
+        case .sizeMismatch(let digest, let claimed, let actual, let what):
+            return "\(what) \(digest) is described as \(claimed) bytes but has " + (actual.map { "\($0)" } ?? "more")
         case .missingBlob(let digest):
             return "blob \(digest) is missing from the store"
         case .fileChanged(let path):
@@ -48,6 +60,12 @@ public enum LayersError: BakeError, Sendable {
             return reason
         case .store(let reason):
             return reason
+        case .notRegularFile(let path, let kind):
+            return "\(path) is \(kind.article), not a regular file"
+        case .notAFolder(let path, let kind):
+            return "\(path) is \(kind.article), not a folder"
+        case .tooLarge(let path, let limit):
+            return "\(path) is larger than \(limit >= 1 << 20 ? "\(limit >> 20) MiB" : "\(limit) bytes"), more than bake reads"
         }
     }
 

@@ -10,6 +10,9 @@ public struct Workspace: Sendable {
     /// Called with the lock file's path when another bake process holds the store and this
     /// one has to wait for it.
     public var onLockWait: @Sendable (String) -> Void = { _ in }
+    /// Called with a sentence the user should read that does not stop the command (an
+    /// unpacked layer found changed and unpacked again).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
 
     /// `directory` defaults to the current folder, `storePath` to `DIR/.bake`.
     public init(directory: String?, storePath: String?) throws {
@@ -32,9 +35,13 @@ public struct Workspace: Sendable {
         try store.lock(exclusive: false) { onLockWait(store.lockPath) }
     }
 
-    /// Fails with a clear sentence when there is no store yet.
+    /// Fails with a clear sentence when there is no store yet, or one without its layout
+    /// file (which `bake fsck --repair` writes again).
     func requireStore() throws {
         guard store.exists else {
+            if (try? FileSystem.lstatIfExists(store.layoutPath))?.kind == .directory {
+                throw PipelineError.failed("the store \(store.root) has no \(store.layoutPath)/oci-layout; run 'bake fsck --repair' to write it")
+            }
             throw PipelineError.badInput("there is no bake store at \(store.root) yet; run 'bake build' first")
         }
     }

@@ -45,7 +45,19 @@ public struct RegistryCredentials: Sendable, Hashable {
 
     /// The `auths` entry for `host` of a docker config file; nil if the file or entry is missing.
     static func fromDockerConfig(path: String, host: String) throws -> RegistryCredentials? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        // Read without blocking: a named pipe (or a device) in its place is refused, not waited on.
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw RegistryError.invalidCredentials("\(path) is not a regular file")
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_size <= 16 << 20,
+              let data = try? handle.readToEnd() ?? Data() else {
+            throw RegistryError.invalidCredentials("\(path) is not a regular file bake can read")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw RegistryError.invalidCredentials("\(path) is not valid JSON")
         }

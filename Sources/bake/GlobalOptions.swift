@@ -25,12 +25,16 @@ struct GlobalOptions: ParsableArguments {
     )
     var insecureRegistries: [String] = []
 
+    /// The store folder these options name, for messages.
+    var workspaceStoreRoot: String { (try? workspace().store.root) ?? ".bake" }
+
     /// The project folder and store these options name.
     func workspace() throws -> Workspace {
         var workspace = try Workspace(directory: directory, storePath: store)
         workspace.onLockWait = { path in
             Console.standardError("bake: waiting for another bake process to release the store lock \(path)")
         }
+        workspace.onWarning = { message in Console.warning(message) }
         return workspace
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 import Pipeline
 
 /// `--secret id=NAME,env=VARIABLE` or `--secret id=NAME,src=FILE`.
@@ -16,16 +17,23 @@ enum SecretSpec {
             guard id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
                 throw PipelineError.badInput("--secret \(spec): '\(id)' is not a secret id (letters, digits, '_', '.' and '-')")
             }
+            // Two values for one id: which the step gets must not depend on argument order.
+            guard secrets[id] == nil else {
+                throw PipelineError.badInput("--secret \(spec): secret '\(id)' is given twice; give each secret once")
+            }
             if let variable = fields["env"] {
                 guard let value = environment[variable] else {
                     throw PipelineError.badInput("--secret \(spec): the environment variable \(variable) is not set")
                 }
                 secrets[id] = Array(value.utf8)
             } else if let file = fields["src"] {
-                guard let data = FileManager.default.contents(atPath: file) else {
+                do {
+                    secrets[id] = try FileSystem.readFile(file, limit: 1 << 20)
+                } catch let error as LayersError {
+                    if case .notRegularFile = error { throw PipelineError.badInput("--secret \(spec): \(error)") }
+                    if case .tooLarge = error { throw PipelineError.badInput("--secret \(spec): \(error)") }
                     throw PipelineError.badInput("--secret \(spec): cannot read the file \(file)")
                 }
-                secrets[id] = Array(data)
             } else {
                 throw usage(spec)
             }

@@ -39,7 +39,7 @@ struct CaptureTests {
     static func capture(_ machine: OverlayMachine, _ image: ImageFilesystem, lower: String) throws -> ([TarEntry], [UInt8]) {
         let sink = ArraySink()
         let tar = TarWriter(sink: sink)
-        let entries = try OverlayCapture(upper: machine.upper, lower: image, lowerFile: { lower + "/" + $0.description }, epoch: epoch)
+        let entries = try OverlayCapture(upper: machine.upper, lower: image, lowerFolder: { _ in lower }, epoch: epoch)
             .write(into: tar)
         try tar.finish()
         return (entries, sink.bytes)

@@ -86,3 +86,17 @@ import Testing
         #expect(policy.delay(retry: 3, retryAfter: "soon") == 1)
     }
 }
+
+/// A docker config that is a named pipe is refused, never waited on (issue 14, item 2).
+@Suite struct DockerConfigInputTests {
+    @Test func aNamedPipeInPlaceOfTheDockerConfigIsRefused() throws {
+        let folder = NSTemporaryDirectory() + "bake-docker-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(mkfifo(folder + "/config.json", 0o600) == 0)
+        #expect(throws: RegistryError.self) { _ = try RegistryCredentials.fromDockerConfig(path: folder + "/config.json", host: "example.com") }
+        try FileManager.default.removeItem(atPath: folder + "/config.json")
+        try Data(#"{"auths":{"example.com":{"auth":"dTpw"}}}"#.utf8).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        #expect(try RegistryCredentials.fromDockerConfig(path: folder + "/config.json", host: "example.com")?.user == "u")
+    }
+}

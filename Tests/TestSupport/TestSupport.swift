@@ -145,3 +145,26 @@ public enum Host {
         return tools.allSatisfy(hasTool) && (!root || isRoot)
     }
 }
+
+extension Command {
+    /// Runs a program and also returns its peak resident memory in KiB, for tests that bound
+    /// memory rather than time. The program is started by a small Python parent and its
+    /// peak read from that parent's `RUSAGE_CHILDREN`: a process spawned straight from the
+    /// test runner (vfork + exec) would report the runner's own high-water mark as its own.
+    public static func runMeasuringMemory(
+        _ arguments: [String], in directory: String, environment: [String: String]
+    ) throws -> (result: CommandResult, peakKiB: Int) {
+        let scratch = TemporaryDirectory("bake-cmd")
+        let script = """
+            import resource, subprocess, sys
+            status = subprocess.call(sys.argv[2:])
+            open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+            sys.exit(status)
+            """
+        let result = try run(["python3", "-c", script, scratch.at("peak")] + arguments, in: directory, environment: environment)
+        guard let peak = Int((try? String(contentsOfFile: scratch.at("peak"), encoding: .utf8)) ?? "") else {
+            throw FixtureError("no peak memory measured: \(result.stderr)")
+        }
+        return (result, peak)
+    }
+}

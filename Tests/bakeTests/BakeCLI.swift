@@ -3,7 +3,10 @@ import TestSupport
 
 /// Runs the `bake` binary that `swift build` put next to the test bundle.
 enum BakeCLI {
+    /// `BAKE_TEST_BINARY` runs the tests against another build of bake (an older one, to
+    /// watch a regression test fail without its fix).
     static let binary: String = {
+        if let override = ProcessInfo.processInfo.environment["BAKE_TEST_BINARY"], !override.isEmpty { return override }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("bake").path
     }()

@@ -180,31 +180,40 @@ public final class ArraySource: ByteSource {
 }
 
 /// Passes bytes through while hashing them; when the upstream ends, the digest must equal
-/// `expected` or the final read throws. A blob is thereby verified before it is trusted:
-/// whoever reads it to the end learns of any corruption before using the result.
+/// `expected` (and the byte count `size`, when given) or the final read throws. A blob is
+/// thereby verified before it is trusted: whoever reads it to the end learns of any
+/// corruption before using the result. More bytes than `size` fail at once, so a blob
+/// whose descriptor understates it is never read further.
 public final class VerifyingSource: ByteSource {
     private let upstream: ByteSource
     private var hasher = SHA256()
     private let expected: OCI.Digest
+    private let size: Int64?
     private let what: String
     private var verified = false
     /// Bytes read so far.
     public private(set) var count: Int64 = 0
 
-    public init(upstream: ByteSource, expected: OCI.Digest, what: String) {
+    public init(upstream: ByteSource, expected: OCI.Digest, size: Int64? = nil, what: String) {
         self.upstream = upstream
         self.expected = expected
+        self.size = size
         self.what = what
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard expected.algorithm == .sha256 else {
+            throw LayersError.unsupported("\(what) \(expected) uses \(expected.algorithm.rawValue), which bake does not support (it verifies sha256 digests)")
+        }
         let n = try upstream.read(into: buffer)
         if n > 0 {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             count += Int64(n)
+            if let size, count > size { throw LayersError.sizeMismatch(digest: expected, claimed: size, actual: nil, what: what) }
             return n
         }
         if !verified {
+            if let size, count != size { throw LayersError.sizeMismatch(digest: expected, claimed: size, actual: count, what: what) }
             let actual = OCI.Digest(sha256: hasher.finalize())
             guard actual == expected else {
                 throw LayersError.digestMismatch(expected: expected, actual: actual, what: what)

@@ -7,7 +7,11 @@ extension FileSystem {
     /// mtime differ from `expecting` after reading, so a digest is never paired with a stat
     /// the content did not have.
     public static func sha256(ofFile path: [UInt8], expecting expected: FileStatus) throws -> OCI.Digest {
-        let file = try OpenFile(bytes: path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+        try sha256(of: OpenFile(bytes: path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK), expecting: expected)
+    }
+
+    /// sha256 of an open regular file's content, checked against `expected` the same way.
+    public static func sha256(of file: OpenFile, expecting expected: FileStatus) throws -> OCI.Digest {
         var hasher = SHA256()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }

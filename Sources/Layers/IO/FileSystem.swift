@@ -136,29 +136,23 @@ public enum FileSystem {
         try removeTree(bytes: Array(path.utf8))
     }
 
-    /// Removes a file or a whole tree given as bytes; no error if it does not exist.
+    /// Removes a file or a whole tree given as bytes; no error if it does not exist. The
+    /// last component is never followed (a symlink is removed, not its target), and the
+    /// tree is removed from opened folders (`removeEntry(named:in:describedAs:)`), so
+    /// neither its depth nor the length of its paths can stop it.
     public static func removeTree(bytes path: [UInt8]) throws {
-        var st = stat()
-        let found = withCString(path) { Glibc.lstat($0, &st) } == 0
-        if !found {
-            if errno == ENOENT { return }
-            throw LayersError.system(operation: "stat", path: text(path), errno: errno)
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.last == 0x2f { trimmed.removeLast() }
+        let slash = trimmed.lastIndex(of: 0x2f)
+        let parentPath: [UInt8] = slash.map { $0 == 0 ? [0x2f] : Array(trimmed[..<$0]) } ?? [0x2e]
+        let name = slash.map { Array(trimmed[($0 + 1)...]) } ?? trimmed
+        let parent = withCString(parentPath) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard parent >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return }
+            throw LayersError.system(operation: "open folder", path: text(parentPath), errno: errno)
         }
-        if st.st_mode & S_IFMT == S_IFDIR {
-            // A folder its owner cannot enter or write (a copied read-only tree) is made
-            // writable first so that its contents can go.
-            if st.st_mode & 0o700 != 0o700 { _ = withCString(path) { chmod($0, st.st_mode | 0o700) } }
-            for name in try directoryEntries(path) {
-                try removeTree(bytes: path + [0x2f] + name)
-            }
-            guard withCString(path, { rmdir($0) }) == 0 || errno == ENOENT else {
-                throw LayersError.system(operation: "remove", path: text(path), errno: errno)
-            }
-        } else {
-            guard withCString(path, { unlink($0) }) == 0 || errno == ENOENT else {
-                throw LayersError.system(operation: "remove", path: text(path), errno: errno)
-            }
-        }
+        defer { close(parent) }
+        try removeEntry(named: name, in: parent, describedAs: text(trimmed))
     }
 
     /// `rename(from, to)`.
@@ -177,9 +171,10 @@ public enum FileSystem {
         }
     }
 
-    /// Reads a whole (small) file.
+    /// Reads a whole (small) file: a regular file (a named pipe or a device is refused,
+    /// never waited on: see `OpenFile.regularFile`) of at most `limit` bytes.
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws -> [UInt8] {
-        let file = try OpenFile(path: path, flags: O_RDONLY)
+        let file = try OpenFile.regularFile(path)
         var result: [UInt8] = []
         if let size = try? file.status().size, size > 0 { result.reserveCapacity(Int(min(size, Int64(limit))) + 1) }
         var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -188,7 +183,7 @@ public enum FileSystem {
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
             if result.count > limit {
-                throw LayersError.unsupported("\(path) is larger than \(limit) bytes")
+                throw LayersError.tooLarge(path: path, limit: Int64(limit))
             }
         }
         return result
@@ -197,10 +192,14 @@ public enum FileSystem {
     /// Replaces `path` atomically: `write` fills a new temporary file in `temporaryFolder`
     /// (which must be on the same file system), which is then fsynced and renamed over
     /// `path`. On any error the temporary file is removed and `path` is left as it was.
+    /// The temporary file is staged (`.bake-tmp-*`, locked while written): one a killed
+    /// bake left is removed by `removeAbandonedStaging(in:)`.
     public static func replaceAtomically(
         _ path: String, temporaryFolder: String, _ write: (OpenFile) throws -> Void
     ) throws {
-        let file = try makeTemporaryFile(in: temporaryFolder, prefix: ".bake-tmp")
+        let file = try makeTemporaryFile(in: temporaryFolder, prefix: stagingPrefix)
+        // Held until the descriptor closes; rename keeps it (the lock is on the file).
+        _ = flock(file.fd, LOCK_EX | LOCK_NB)
         do {
             try write(file)
             try file.sync()

@@ -113,6 +113,41 @@ public struct RelativePath: Hashable, Comparable, Sendable, CustomStringConverti
     /// The path as text (invalid UTF-8 replaced), for messages.
     public var description: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The path as text that tells every path apart, for output people and tools compare
+    /// (verify's differences): a UTF-8 path as it is; in one that is not, each byte that is
+    /// not part of a UTF-8 character as `\xHH` and a backslash as `\\`.
+    public var escapedDescription: String { Self.escaped(bytes) }
+
+    /// Bytes as text, as `escapedDescription` shows them.
+    public static func escaped(_ bytes: [UInt8]) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        var out = ""
+        var index = 0
+        while index < bytes.count {
+            // The UTF-8 character starting here, if one does (UTF-8 is prefix-free).
+            var length = 0
+            for candidate in 1...4 where index + candidate <= bytes.count {
+                if String(validating: bytes[index..<(index + candidate)], as: UTF8.self) != nil { length = candidate; break }
+            }
+            if length == 0 {
+                out += "\\x" + String(bytes[index], radix: 16).leftPadded(to: 2)
+                index += 1
+            } else {
+                let text = String(decoding: bytes[index..<(index + length)], as: UTF8.self)
+                out += text == "\\" ? "\\\\" : text
+                index += length
+            }
+        }
+        return out
+    }
+
+    /// Path bytes as text for a message, a very long one cut to its first 64 bytes and
+    /// its length (a 6 KB path would drown the sentence it is in).
+    public static func abbreviated(_ bytes: [UInt8]) -> String {
+        guard bytes.count > 100 else { return String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes.prefix(64), as: UTF8.self) + "... (\(bytes.count) bytes)"
+    }
+
     /// `/` followed by the path, for messages about image paths.
     public var absoluteDescription: String { "/" + description }
 
@@ -134,6 +169,12 @@ public struct RelativePath: Hashable, Comparable, Sendable, CustomStringConverti
             index += 1
         }
         return lhs.count == rhs.count ? 0 : (lhs.count < rhs.count ? -1 : 1)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }
 

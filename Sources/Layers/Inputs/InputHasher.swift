@@ -49,7 +49,9 @@ public final class InputHasher: Sendable {
         let root = try FileSystem.statPath(hostPath)
         let fingerprint: Digest
         var tree: ScannedTree?
-        if root.kind == .regular {
+        if root.kind != .directory {
+            // A file, or something copying refuses (a named pipe, a device) with the step's
+            // location: never opened here, only listed.
             fingerprint = ScannedTree.fingerprint(file: root)
         } else {
             tree = try TreeScanner.scan(hostPath, threads: threads)

@@ -11,7 +11,8 @@ import OCI
 ///     l ../site.css link
 ///     h assets/site.css hard
 ///
-/// Paths are percent-encoded below 0x21, at '%' and at 0x7f, so a line never breaks.
+/// Paths are percent-encoded below 0x21, at '%' and at 0x7f, so a line never breaks, and
+/// above 0x7f in names that are not UTF-8, so two names never give one line.
 public struct InputListing: Sendable, Hashable {
     /// One line of the listing, with the path it is about.
     public struct Entry: Sendable, Hashable {
@@ -50,14 +51,22 @@ public struct InputListing: Sendable, Hashable {
         }
     }
 
-    /// Percent-encodes path bytes that would break a line or a field.
+    /// Percent-encodes path bytes that would break a line or a field, losslessly: names
+    /// are bytes, and two different names must never give the same text. A UTF-8 name
+    /// keeps its characters; in a name that is not UTF-8 every byte above 0x7f is encoded
+    /// too (decoding it as text would turn every invalid byte into the same U+FFFD). '%' is
+    /// always encoded, so the text decodes back to exactly the bytes it came from.
     static func encode(_ bytes: [UInt8]) -> String {
-        guard bytes.contains(where: { $0 < 0x21 || $0 == 0x25 || $0 == 0x7f }) else {
+        let isText = String(validating: bytes, as: UTF8.self) != nil
+        func needsEncoding(_ byte: UInt8) -> Bool {
+            byte < 0x21 || byte == 0x25 || byte == 0x7f || (!isText && byte >= 0x80)
+        }
+        guard bytes.contains(where: needsEncoding) else {
             return String(decoding: bytes, as: UTF8.self)
         }
         var out: [UInt8] = []
         for byte in bytes {
-            if byte < 0x21 || byte == 0x25 || byte == 0x7f {
+            if needsEncoding(byte) {
                 out.append(0x25)
                 out.append(contentsOf: Array(String(format2: byte).utf8))
             } else {

@@ -33,6 +33,7 @@ public final class BlobIngest {
         try digesting.finish()
         try file.close()
         let digest = digesting.digest
+        if !store.hasBlob(digest) { store.journalCreated(store.blobPath(digest)) }
         try FileSystem.rename(temporaryPath, store.blobPath(digest))
         committed = true
         FileSystem.syncDirectory(store.blobsPath)

@@ -1,6 +1,7 @@
 import CBakeSystem
 import Glibc
 import OCI
+import Synchronization
 
 /// bake's store: `ROOT/oci` is an OCI image layout (blobs and an `index.json` naming each
 /// image), `ROOT/tmp` holds blobs being written, `ROOT/lock` serialises processes.
@@ -9,12 +10,14 @@ import OCI
 /// place, so killing bake at any moment leaves either the old state or the new one. Every
 /// read of a blob is verified against its digest before its content is used.
 ///
-/// The store is a value-like class with no in-memory mutable state: its state is on disk,
-/// guarded across processes (and threads) by `StoreLock`. It does blocking file I/O, so it
-/// is deliberately not an actor.
+/// The store is a value-like class whose state is on disk, guarded across processes (and
+/// threads) by `StoreLock`; its one piece of memory is the journal of a running build
+/// (`StoreJournal`). It does blocking file I/O, so it is deliberately not an actor.
 public final class ContentStore: Sendable {
     /// The store's root folder (`.bake`).
     public let root: String
+    /// What a build wrote, while one records (see `beginJournal()`).
+    let journal = Mutex<StoreJournal?>(nil)
 
     public init(root: String) {
         self.root = root
@@ -68,12 +71,22 @@ public final class ContentStore: Sendable {
         return try StoreLock(path: lockPath, exclusive: exclusive, onWait: onWait)
     }
 
-    /// Removes leftovers of interrupted writes. Call only while holding the exclusive lock.
-    public func removeTemporaryFiles() throws {
-        guard (try FileSystem.lstatIfExists(temporaryPath)) != nil else { return }
-        for name in try FileSystem.directoryEntries(Array(temporaryPath.utf8)) {
-            try FileSystem.removeTree(bytes: Array(temporaryPath.utf8) + [0x2f] + name)
+    /// Removes leftovers of interrupted writes (and of steps and bases a killed bake was
+    /// making). Call only while holding the exclusive lock. Never throws: a leftover that
+    /// cannot be removed must not stop the command that found it; it is returned, with why,
+    /// for a warning.
+    @discardableResult
+    public func removeTemporaryFiles() -> [String] {
+        guard let names = try? FileSystem.directoryEntries(Array(temporaryPath.utf8)) else { return [] }
+        var problems: [String] = []
+        for name in names {
+            do {
+                try FileSystem.removeTree(bytes: Array(temporaryPath.utf8) + [0x2f] + name)
+            } catch {
+                problems.append("cannot remove the leftover \(temporaryPath)/\(FileSystem.text(name)): \(error)")
+            }
         }
+        return problems
     }
 
     // MARK: - Blobs
@@ -118,12 +131,14 @@ public final class ContentStore: Sendable {
     }
 
     /// Opens a blob for reading; the returned source throws at its end if the bytes do
-    /// not hash to `digest`. `what` names the blob in messages ("layer", "config").
+    /// not hash to `digest`. `what` names the blob in messages ("layer", "config"). A blob
+    /// is a regular file: a symlink (to /dev/zero, say) or a pipe in its place is refused,
+    /// never followed or waited on.
     public func openBlob(_ digest: Digest, what: String) throws -> VerifyingSource {
         let path = blobPath(digest)
         let file: OpenFile
         do {
-            file = try OpenFile(path: path, flags: O_RDONLY)
+            file = try OpenFile.regularFile(path, followSymlinks: false)
         } catch let error as LayersError where error.errno == ENOENT {
             throw LayersError.missingBlob(digest)
         }
@@ -142,15 +157,22 @@ public final class ContentStore: Sendable {
 
     // MARK: - Index, manifests, configs
 
-    /// The layout's `index.json`.
+    /// The layout's `index.json`. An unreadable one is an error that names the repair.
     public func readIndex() throws -> Index {
+        let hint = "; run 'bake fsck --repair' to write it again from the build records"
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.readFile(indexPath, limit: 64 << 20)
         } catch let error as LayersError where error.errno == ENOENT {
             return Index(manifests: [])
+        } catch {
+            throw LayersError.store("the store index cannot be read: \(error)\(hint)")
         }
-        return try CanonicalJSON.decode(Index.self, from: bytes, kind: "store index \(indexPath)")
+        do {
+            return try CanonicalJSON.decode(Index.self, from: bytes, kind: "store index \(indexPath)")
+        } catch {
+            throw LayersError.store("\(error)\(hint)")
+        }
     }
 
     /// Replaces `index.json` atomically. Call only while holding the exclusive lock.
@@ -190,6 +212,7 @@ public final class ContentStore: Sendable {
     /// Writes a small file of the store atomically, through the store's temporary folder.
     public func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         try FileSystem.createDirectory(temporaryPath)
+        journalWillWrite(path)
         try FileSystem.replaceAtomically(path, temporaryFolder: temporaryPath) { file in
             try bytes.withUnsafeBytes { try file.writeAll($0) }
         }

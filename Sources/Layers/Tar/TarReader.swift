@@ -22,6 +22,30 @@ public final class TarReader: ByteSource {
     /// size or offset arithmetic can overflow.
     static let maximumSize: Int64 = 1 << 60
 
+    /// Most bytes of extended headers (PAX records, GNU long names) one entry may carry,
+    /// its own and the archive's global ones together: far more than any path, link target
+    /// or set of attributes needs, and the most memory a hostile archive can make the
+    /// reader hold, however many headers it stacks.
+    public static let maximumExtendedHeaders: Int64 = 1 << 20
+
+    /// Longest path an entry may have (as `/PATH`, with the NUL: Linux's PATH_MAX of 4096).
+    public static let maximumPathLength = 4094
+    /// Longest name of one component (Linux's NAME_MAX).
+    public static let maximumNameLength = 255
+    /// Longest symlink target (PATH_MAX less its NUL).
+    public static let maximumLinkLength = 4095
+
+    /// Most bytes of extended attributes all entries of one archive may carry together:
+    /// callers keep entries (and their attributes) for a whole layer, so this bounds the
+    /// memory a hostile layer of many entries with large attributes could take. Real
+    /// layers carry a few bytes each (file capabilities, SELinux labels).
+    public static let maximumAttributesPerArchive: Int64 = 64 << 20
+
+    /// Bytes of the global records in force.
+    private var globalBytes: Int64 = 0
+    /// Bytes of extended attributes returned so far.
+    private var attributeBytes: Int64 = 0
+
     public init(source: ByteSource) {
         self.source = source
     }
@@ -38,6 +62,7 @@ public final class TarReader: ByteSource {
         var localRecords: [String: [UInt8]] = [:]
         var gnuLongName: [UInt8]?
         var gnuLongLink: [UInt8]?
+        var localBytes: Int64 = 0
         while true {
             guard let block = try readBlock() else {
                 // End of input at a block boundary: accepted as the end of the archive, unless
@@ -60,12 +85,21 @@ public final class TarReader: ByteSource {
             guard let size = TarHeader.number(block, TarHeader.Field.size), size >= 0, size <= Self.maximumSize else {
                 throw LayersError.malformedArchive("header \(entryCount + 1) has an invalid size field")
             }
+            let extended = [TarHeader.TypeFlag.paxLocal, TarHeader.TypeFlag.paxGlobal,
+                            TarHeader.TypeFlag.gnuLongName, TarHeader.TypeFlag.gnuLongLink]
+            if extended.contains(flag) {
+                if size + localBytes + globalBytes > Self.maximumExtendedHeaders {
+                    try refuseExtendedHeaders(size, held: localBytes + globalBytes)
+                }
+                if flag != TarHeader.TypeFlag.paxGlobal { localBytes += size }
+            }
             switch flag {
             case TarHeader.TypeFlag.paxLocal:
                 localRecords.merge(try parsePax(try readMeta(size)), uniquingKeysWith: { $1 })
                 continue
             case TarHeader.TypeFlag.paxGlobal:
                 globalRecords.merge(try parsePax(try readMeta(size)), uniquingKeysWith: { $1 })
+                globalBytes = globalRecords.reduce(0) { $0 + Int64($1.key.utf8.count + $1.value.count) }
                 continue
             case TarHeader.TypeFlag.gnuLongName:
                 gnuLongName = trimNul(try readMeta(size))
@@ -99,6 +133,53 @@ public final class TarReader: ByteSource {
     }
 
     // MARK: - Headers
+
+    /// Refuses extended headers beyond `maximumExtendedHeaders`, naming the entry they
+    /// belong to when the header after them says (their bytes are skipped, never held).
+    private func refuseExtendedHeaders(_ size: Int64, held: Int64) throws -> Never {
+        let limit = "bake accepts at most \(Self.maximumExtendedHeaders >> 20) MiB of them per entry"
+        let total = size + held
+        let amount = total >= 1 << 20 ? "\(total >> 20) MiB" : "\(total) bytes"
+        // Skip this header and any more extended headers after it (streamed, never held)
+        // to the header of the entry they belong to.
+        let extended = [TarHeader.TypeFlag.paxLocal, TarHeader.TypeFlag.paxGlobal, TarHeader.TypeFlag.gnuLongName, TarHeader.TypeFlag.gnuLongLink]
+        func padded(_ size: Int64) -> Int64 {
+            (size + Int64(TarHeader.blockSize) - 1) / Int64(TarHeader.blockSize) * Int64(TarHeader.blockSize)
+        }
+        var name: [UInt8]?
+        var toSkip = size
+        while (try? skip(padded(toSkip))) != nil, let block = try? readBlock(), TarHeader.checksumMatches(block),
+              let next = TarHeader.number(block, TarHeader.Field.size), next >= 0, next <= Self.maximumSize {
+            if extended.contains(block[TarHeader.Field.typeflag]) {
+                toSkip = next
+                continue
+            }
+            var bytes = TarHeader.string(block, TarHeader.Field.name)
+            let prefix = TarHeader.string(block, TarHeader.Field.prefix)
+            if Array(block[TarHeader.Field.magic]) == TarHeader.ustarMagic && !prefix.isEmpty { bytes = prefix + [0x2f] + bytes }
+            if !bytes.isEmpty { name = bytes }
+            break
+        }
+        if let name {
+            throw LayersError.unsafeEntry(path: RelativePath.abbreviated(name), reason: "its extended headers hold \(amount); \(limit)")
+        }
+        throw LayersError.unsupported("entry \(entryCount + 1) of the archive has \(amount) of extended headers; \(limit)")
+    }
+
+    /// Refuses a path Linux could not use (longer than PATH_MAX, or a name longer than
+    /// NAME_MAX): it could be neither extracted nor used in a container.
+    private func checkLength(_ path: RelativePath, what: String) throws {
+        if path.bytes.count > Self.maximumPathLength {
+            throw LayersError.unsafeEntry(
+                path: RelativePath.abbreviated(path.bytes),
+                reason: "\(what) is \(path.bytes.count + 1) bytes long; Linux paths are at most \(Self.maximumPathLength + 1)")
+        }
+        if let long = path.components.first(where: { $0.count > Self.maximumNameLength }) {
+            throw LayersError.unsafeEntry(
+                path: RelativePath.abbreviated(path.bytes),
+                reason: "\(what) has a \(long.count)-byte name; Linux file names are at most \(Self.maximumNameLength) bytes")
+        }
+    }
 
     private func makeEntry(
         _ block: [UInt8], flag: UInt8, headerSize: Int64, records: [String: [UInt8]],
@@ -140,10 +221,17 @@ public final class TarReader: ByteSource {
         var xattrs: [String: [UInt8]] = [:]
         for (key, value) in records where key.hasPrefix("SCHILY.xattr.") {
             xattrs[String(key.dropFirst("SCHILY.xattr.".count))] = value
+            attributeBytes += Int64(key.utf8.count + value.count)
+        }
+        if attributeBytes > Self.maximumAttributesPerArchive {
+            throw LayersError.unsafeEntry(
+                path: RelativePath.abbreviated(name),
+                reason: "the archive's extended attributes add up to more than \(Self.maximumAttributesPerArchive >> 20) MiB at it; bake accepts at most that")
         }
 
         let endsWithSlash = name.last == 0x2f
         let path = try RelativePath(normalizing: name)
+        try checkLength(path, what: "its path")
         let devMajor = UInt32(clamping: TarHeader.number(block, F.devmajor) ?? 0)
         let devMinor = UInt32(clamping: TarHeader.number(block, F.devminor) ?? 0)
 
@@ -161,9 +249,15 @@ public final class TarReader: ByteSource {
             kind = .directory
             contentSize = size  // normally 0; skipped if not
         case TarHeader.TypeFlag.symlink:
+            guard linkName.count <= Self.maximumLinkLength else {
+                throw LayersError.unsafeEntry(path: RelativePath.abbreviated(path.bytes),
+                                              reason: "its link target is \(linkName.count) bytes long; Linux allows \(Self.maximumLinkLength)")
+            }
             kind = .symlink(target: linkName)
         case TarHeader.TypeFlag.hardlink:
-            kind = .hardlink(target: try RelativePath(normalizing: linkName))
+            let target = try RelativePath(normalizing: linkName)
+            try checkLength(target, what: "its link target")
+            kind = .hardlink(target: target)
         case TarHeader.TypeFlag.character:
             kind = .characterDevice(major: devMajor, minor: devMinor)
         case TarHeader.TypeFlag.block:
@@ -239,9 +333,7 @@ public final class TarReader: ByteSource {
     // MARK: - Buffered input
 
     private func readMeta(_ size: Int64) throws -> [UInt8] {
-        guard size <= 16 << 20 else {
-            throw LayersError.malformedArchive("an extended header of \(size) bytes is too large")
-        }
+        // (Callers bound `size` by `maximumExtendedHeaders` first.)
         var data = [UInt8](repeating: 0, count: Int(size))
         var filled = 0
         while filled < data.count {

@@ -24,7 +24,8 @@ public enum DirectoryWalker {
                 throw LayersError.system(operation: "stat", path: FileSystem.text(childHost), errno: errno)
             }
             let status = FileStatus(st)
-            let child = WalkedFile(path: relative.appending(name), hostPath: childHost, status: status)
+            let child = WalkedFile(path: relative.appending(name), hostPath: childHost, status: status,
+                                   shortPath: Array("/proc/self/fd/\(fd)/".utf8) + name)
             try visit(child)
             if status.kind == .directory {
                 let childFD = FileSystem.withCString(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }

@@ -284,32 +284,9 @@ public final class TreeExtractor {
 
     /// Removes `name` inside the folder `parent` (a whole tree if it is a folder).
     private func removeChild(_ parent: Int32, _ name: [UInt8], path: RelativePath) throws {
-        // Never `.` or `..`: removing those would reach the folder itself or its parent.
-        guard RelativePath.isValidComponent(name) else {
-            throw LayersError.unsafeEntry(path: path.description, reason: "it does not name a file")
-        }
-        if FileSystem.withCString(name, { unlinkat(parent, $0, 0) }) == 0 { return }
-        switch errno {
-        case ENOENT:
-            return
-        case EISDIR, EPERM:
-            let fd = FileSystem.withCString(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            guard fd >= 0 else { throw LayersError.system(operation: "remove", path: display(path), errno: errno) }
-            do {
-                defer { close(fd) }
-                fchmod(fd, 0o700)
-                for child in try FileSystem.directoryEntries(fd: fd, describedAs: display(path)) {
-                    try removeChild(fd, child, path: path.appending(child))
-                }
-            }
-            // The cached parent descriptor must not point into the tree being removed.
-            if let cached = cachedParent, cached.path == path || path.isAncestor(of: cached.path) { dropCache() }
-            guard FileSystem.withCString(name, { unlinkat(parent, $0, AT_REMOVEDIR) }) == 0 else {
-                throw LayersError.system(operation: "remove", path: display(path), errno: errno)
-            }
-        default:
-            throw LayersError.system(operation: "remove", path: display(path), errno: errno)
-        }
+        // The cached parent descriptor must not point into the tree being removed.
+        if let cached = cachedParent, cached.fd != parent, cached.path == path || path.isAncestor(of: cached.path) { dropCache() }
+        try FileSystem.removeEntry(named: name, in: parent, describedAs: display(path))
     }
 
     private func display(_ path: RelativePath) -> String {

@@ -19,4 +19,7 @@ public enum BuildEvent: Sendable {
     case checkStarted(image: String, check: Int, of: Int, summary: String)
     /// An image is written and named in the store.
     case imageFinished(BuiltImage)
+    /// Something the user should know that does not stop the build (an unpacked layer
+    /// found changed and unpacked again, a leftover that could not be removed).
+    case warning(String)
 }

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import Layers
 import OCI
@@ -23,7 +24,7 @@ public final class Builder: Sendable {
         self.store = store
         self.reporter = reporter
         self.evaluator = StepEvaluator(store: store)
-        self.machines = machines ?? OverlayMachineFactory(store: store)
+        self.machines = machines ?? OverlayMachineFactory(store: store) { [reporter] in reporter.report(.warning($0)) }
     }
 
     /// Builds `options.targets` and everything upstream of them, parents first. Input
@@ -44,8 +45,28 @@ public final class Builder: Sendable {
         defer { withExtendedLifetime(storeLock) {} }
         try store.create()
         try store.validateLayout()
-        try store.removeTemporaryFiles()
+        for problem in store.removeTemporaryFiles() { reporter.report(.warning(problem)) }
 
+        // Bad input found only while building (an unknown owner, a refused base, a check's
+        // unknown user) changes nothing in the store: what the build wrote is rolled back,
+        // layers of the steps before it included. Any other failure keeps what is valid.
+        try store.beginJournal()
+        do {
+            let images = try buildUnderLock(order, lock: lock, options: options)
+            store.endJournal()
+            return images
+        } catch {
+            if BakeExitStatus(for: error) == .badInput {
+                for problem in store.rollBackJournal() { reporter.report(.warning(problem)) }
+            } else {
+                store.endJournal()
+            }
+            throw error
+        }
+    }
+
+    /// The build itself, once the store is locked and recording.
+    private func buildUnderLock(_ order: [String], lock: LockFile?, options: BuildOptions) throws -> [BuiltImage] {
         let fetcher = RegistryImageFetcher(access: options.registries, store: store)
         defer { fetcher.shutdown() }
         let walker = ImageWalker(store: store, evaluator: evaluator, fetcher: fetcher, sourceDateEpoch: options.sourceDateEpoch,

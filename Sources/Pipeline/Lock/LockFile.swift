@@ -68,6 +68,8 @@ public struct LockFile: Sendable, Hashable, Codable {
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.readFile(path, limit: 64 << 20)
+        } catch LayersError.notRegularFile(_, let kind) {
+            throw PipelineError.badInput("bake.lock is \(kind.article), not a regular file")
         } catch {
             throw ErrorWithContext("cannot read \(path)", cause: error, exitStatus: .badInput)
         }

@@ -63,22 +63,51 @@ public enum Exporter {
 
     // MARK: - OCI layout folder
 
+    /// An OCI layout at `path`: a new one is made beside it (`.bake-tmp-*`) and renamed into
+    /// place when complete; an existing one gets its blobs first (each staged and renamed)
+    /// and its index.json last, so it only ever names images whose blobs are all there.
     private static func exportLayout(name: String, descriptor: Descriptor, manifest: Manifest, store: ContentStore, to path: String) throws {
+        // The folders on the way are made, as before (`mkdir -p`); the layout itself is
+        // staged beside its final name.
+        let parent = FileSystem.parent(of: path)
+        try FileSystem.createDirectory(parent)
+        FileSystem.removeAbandonedStaging(in: parent)
         if let status = try FileSystem.lstatIfExists(path) {
             let isLayout = (try? FileSystem.lstatIfExists(path + "/oci-layout")) != nil
             let isEmptyFolder = try status.kind == .directory && FileSystem.directoryEntries(Array(path.utf8)).isEmpty
             guard status.kind == .directory, isLayout || isEmptyFolder else {
                 throw PipelineError.badInput("\(path) exists and is not an OCI layout; choose another --output or remove it")
             }
+            if isLayout {
+                try writeLayout(name: name, descriptor: descriptor, manifest: manifest, store: store, into: path)
+                return
+            }
         }
+        let staged = try FileSystem.makeStagedFolder(in: parent, mode: 0o755)
+        do {
+            try writeLayout(name: name, descriptor: descriptor, manifest: manifest, store: store, into: staged.path)
+            // Over nothing, or over the empty folder that was there (rename allows that).
+            try FileSystem.rename(staged.path, path)
+            FileSystem.syncDirectory(parent)
+        } catch {
+            try? FileSystem.removeTree(staged.path)
+            throw error
+        }
+        withExtendedLifetime(staged) {}
+    }
+
+    private static func writeLayout(name: String, descriptor: Descriptor, manifest: Manifest, store: ContentStore, into path: String) throws {
         try FileSystem.createDirectory(path + "/blobs/sha256")
+        // What an export killed while adding to this layout left.
+        FileSystem.removeAbandonedStaging(in: path)
+        FileSystem.removeAbandonedStaging(in: path + "/blobs/sha256")
         if try FileSystem.lstatIfExists(path + "/oci-layout") == nil {
             try writeFile(path + "/oci-layout", CanonicalJSON.encode(ImageLayoutFile()), folder: path)
         }
         for blob in manifest.layers.map(\.digest) + [manifest.config.digest, descriptor.digest] {
             let blobPath = "\(path)/blobs/sha256/\(blob.encoded)"
             if (try? FileSystem.lstatIfExists(blobPath)) != nil,
-               (try? VerifyingSource(upstream: FileSource(file: OpenFile(path: blobPath, flags: O_RDONLY)), expected: blob, what: "blob").drain()) != nil {
+               (try? VerifyingSource(upstream: FileSource(file: OpenFile.regularFile(blobPath, followSymlinks: false)), expected: blob, what: "blob").drain()) != nil {
                 continue
             }
             try FileSystem.replaceAtomically(blobPath, temporaryFolder: path + "/blobs/sha256") { file in
@@ -88,8 +117,18 @@ public enum Exporter {
             }
         }
         var index = Index(manifests: [])
-        if let bytes = try? FileSystem.readFile(path + "/index.json") {
-            index = try CanonicalJSON.decode(Index.self, from: bytes, kind: "\(path)/index.json")
+        if (try FileSystem.lstatIfExists(path + "/index.json")) != nil {
+            let bytes: [UInt8]
+            do {
+                bytes = try FileSystem.readFile(path + "/index.json", limit: 64 << 20)
+            } catch {
+                throw PipelineError.badInput("\(path) is an OCI layout bake cannot add to: \(error)")
+            }
+            do {
+                index = try CanonicalJSON.decode(Index.self, from: bytes, kind: "\(path)/index.json")
+            } catch {
+                throw PipelineError.badInput("\(path) is an OCI layout bake cannot add to: \(error)")
+            }
         }
         index.setManifest(Descriptor(mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size), named: name)
         try writeFile(path + "/index.json", CanonicalJSON.encode(index), folder: path)
@@ -111,6 +150,8 @@ public enum Exporter {
         guard (try? FileSystem.statPath(folder))?.kind == .directory else {
             throw PipelineError.badInput("the folder of \(path) does not exist")
         }
+        // What an export killed while writing here left.
+        FileSystem.removeAbandonedStaging(in: folder)
         try FileSystem.replaceAtomically(path, temporaryFolder: folder) { file in
             let tar = TarWriter(sink: FileSink(file: file, sync: false))
             try body(tar)
@@ -205,15 +246,17 @@ public enum Exporter {
         guard (try? FileSystem.statPath(parent))?.kind == .directory else {
             throw PipelineError.badInput("the folder of \(path) does not exist")
         }
+        FileSystem.removeAbandonedStaging(in: parent)
         // A root file system's / is 0755 unless a layer says otherwise.
-        let temp = try FileSystem.makeTemporaryDirectory(in: parent, prefix: ".bake-tmp", mode: 0o755)
+        let staged = try FileSystem.makeStagedFolder(in: parent, mode: 0o755)
         do {
-            let skipped = try store.extract(layers: manifest.layers, diffIDs: diffIDs, into: temp)
-            if (try FileSystem.lstatIfExists(path)) != nil { rmdir(path) }
-            try FileSystem.rename(temp, path)
+            let skipped = try store.extract(layers: manifest.layers, diffIDs: diffIDs, into: staged.path)
+            // Over nothing, or over the empty folder that was there (rename allows that).
+            try FileSystem.rename(staged.path, path)
+            withExtendedLifetime(staged) {}
             return skipped
         } catch {
-            try? FileSystem.removeTree(temp)
+            try? FileSystem.removeTree(staged.path)
             throw error
         }
     }

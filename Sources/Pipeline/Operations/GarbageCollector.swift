@@ -13,6 +13,10 @@ public struct GarbageReport: Sendable {
     public var removedUnpacked = 0
     /// True when a `bake run` was using unpacked layers, so they were left alone.
     public var unpackedInUse = false
+    /// What gc could not clean up, one sentence each (it goes on regardless).
+    public var warnings: [String] = []
+    /// True when it removed `lost+found` (what `bake fsck --repair` had moved there).
+    public var removedLostAndFound = false
 }
 
 public enum GarbageCollector {
@@ -21,7 +25,17 @@ public enum GarbageCollector {
         let store = workspace.store
         let lock = try store.lock(exclusive: true) { workspace.onLockWait(store.lockPath) }
         defer { withExtendedLifetime(lock) {} }
-        try store.removeTemporaryFiles()
+        var report = GarbageReport()
+        report.warnings += store.removeTemporaryFiles()
+        let lostAndFound = StoreRepair.lostAndFound(store)
+        if (try? FileSystem.lstatIfExists(lostAndFound)) != nil {
+            do {
+                try FileSystem.removeTree(lostAndFound)
+                report.removedLostAndFound = true
+            } catch {
+                report.warnings.append("cannot remove \(lostAndFound): \(error)")
+            }
+        }
 
         var live: Set<Digest> = []
         func keepManifest(_ digest: Digest) {
@@ -44,7 +58,6 @@ public enum GarbageCollector {
                 }
             }
         }
-        var report = GarbageReport()
         for name in try FileSystem.directoryEntries(Array(store.blobsPath.utf8)) {
             let text = FileSystem.text(name)
             guard let digest = try? Digest(algorithm: .sha256, encoded: text), live.contains(digest) else {

@@ -26,7 +26,7 @@ public enum ImageRunner {
             config = try store.readConfig(manifest.config.digest)
             layers = manifest.layers
             tree = try store.filesystem(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
-            machine = try OverlayMachineFactory(store: store, folder: try unpacked.runsFolder())
+            machine = try OverlayMachineFactory(store: store, folder: try unpacked.runsFolder(), warn: workspace.onWarning)
                 .machine(on: LayerStack(layers: manifest.layers, diffIDs: config.rootfs.diffIDs))
             inUse = try StoreLock(path: unpacked.lockPath, exclusive: false) {}
         }

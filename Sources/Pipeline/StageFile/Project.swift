@@ -53,6 +53,9 @@ public struct Project: Sendable {
                     continue
                 }
                 text = decoded
+            } catch LayersError.notRegularFile(_, let kind) {
+                diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "the stage file is \(kind.article), not a regular file"))
+                continue
             } catch {
                 diagnostics.append(Diagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read the stage file: \(error)"))
                 continue

@@ -284,6 +284,10 @@ struct StageFileParser {
                 } else if value.split(separator: "/").contains("..") {
                     fail(field.value, "'to: \(value)' must not contain '..'")
                     ok = false
+                } else if value.split(separator: "/").contains(where: { $0.hasPrefix(".wh.") }) {
+                    // The name would be read back as a deletion, not as what was copied.
+                    fail(field.value, "'to: \(value)' has a name starting with '.wh.', which OCI reserves for deletions; choose another name")
+                    ok = false
                 } else {
                     to = value
                 }
@@ -344,6 +348,11 @@ struct StageFileParser {
             fail(node, "copy source '\(source)' leads through a symlink to \(real), outside the image folder \(folder)")
             return false
         }
+        // A named pipe would block whoever reads it, a device is not a file of the context.
+        if let status = try? FileSystem.statPath(real), status.kind != .regular && status.kind != .directory {
+            fail(node, "copy source '\(source)' is \(status.kind.article); only files, folders and symlinks can be copied")
+            return false
+        }
         return true
     }
 
@@ -390,6 +399,7 @@ struct StageFileParser {
             fail(node, "'run' is empty; give it the commands to run")
             return nil
         }
+        guard noNUL(script, node: node, what: "the script of 'run'") else { return nil }
         var network = false
         if let field = fields["network"] { network = bool(field.value, "'network'") ?? false }
         var secrets: [String] = []
@@ -407,7 +417,7 @@ struct StageFileParser {
         }
         var user: String?
         if let field = fields["user"], let value = text(field.value, "'user' must be a user name or uid") {
-            if value.isEmpty { fail(field.value, "'user' is empty") } else { user = value }
+            if value.isEmpty { fail(field.value, "'user' is empty") } else if noNUL(value, node: field.value, what: "'user'") { user = value }
         }
         return RunStep(script: script, network: network, secrets: secrets, user: user)
     }
@@ -477,6 +487,7 @@ struct StageFileParser {
                     if !Self.isEnvironmentName(entry.key) {
                         fail(entry.keyNode, "'\(entry.key)' is not an environment variable name (letters, digits and '_', not starting with a digit)")
                     } else if case .scalar(let scalar) = entry.value {
+                        guard noNUL(scalar.string, node: entry.value, what: "the value of \(entry.key)") else { continue }
                         patch.env.append((entry.key, isNull(entry.value) ? nil : scalar.string))
                     } else {
                         fail(entry.value, "the value of \(entry.key) must be text, not \(describe(entry.value))")
@@ -489,7 +500,8 @@ struct StageFileParser {
                     }
                 }
             case "user":
-                if let value = text(pair.value, "'user' must be a user, uid, user:group or uid:gid"), !value.isEmpty {
+                if let value = text(pair.value, "'user' must be a user, uid, user:group or uid:gid"), !value.isEmpty,
+                   noNUL(value, node: pair.value, what: "'user'") {
                     patch.user = value
                 }
             case "entrypoint", "cmd":
@@ -497,7 +509,9 @@ struct StageFileParser {
                 guard let items = sequence(pair.value, "'\(pair.key)' must be a list, like \(example); use [] for none") else { continue }
                 var words: [String] = []
                 for item in items {
-                    if case .scalar(let scalar) = item, !isNull(item) { words.append(scalar.string) } else {
+                    if case .scalar(let scalar) = item, !isNull(item) {
+                        if noNUL(scalar.string, node: item, what: "an element of '\(pair.key)'") { words.append(scalar.string) }
+                    } else {
                         fail(item, "each element of '\(pair.key)' must be text, not \(describe(item))")
                     }
                 }
@@ -514,7 +528,10 @@ struct StageFileParser {
                 for entry in entries {
                     if entry.key.isEmpty {
                         fail(entry.keyNode, "a label name cannot be empty")
+                    } else if !noNUL(entry.key, node: entry.keyNode, what: "a label name") {
+                        continue
                     } else if case .scalar(let scalar) = entry.value {
+                        guard noNUL(scalar.string, node: entry.value, what: "the value of label \(entry.key)") else { continue }
                         patch.labels.append((entry.key, isNull(entry.value) ? nil : scalar.string))
                     } else {
                         fail(entry.value, "the value of label \(entry.key) must be text, not \(describe(entry.value))")
@@ -561,12 +578,24 @@ struct StageFileParser {
             if case .scalar = run.value { fail(run.value, "'run' of a check is empty") }
             return nil
         }
+        guard noNUL(script, node: run.value, what: "the script of a check") else { return nil }
         var user: String?
-        if let field = fields["user"] { user = text(field.value, "'user' must be a user name or uid") }
+        if let field = fields["user"], let value = text(field.value, "'user' must be a user name or uid") {
+            // As for a run step: an empty user is a mistake, not "the image's user".
+            if value.isEmpty { fail(field.value, "'user' is empty") } else if noNUL(value, node: field.value, what: "'user'") { user = value }
+        }
         return Check(script: script, user: user, location: location(of: run.keyNode))
     }
 
     // MARK: - Node helpers
+
+    /// Text that reaches a C string (an environment entry, a user name) or a JSON value
+    /// runtimes read as one cannot hold a NUL: everything after it would silently vanish.
+    private mutating func noNUL(_ value: String, node: Node, what: String) -> Bool {
+        guard value.utf8.contains(0) else { return true }
+        fail(node, "\(what) contains a NUL byte, which an image cannot hold")
+        return false
+    }
 
     /// Paths are plain text: a NUL or another control character (possible with YAML's
     /// "\0" escapes) would name one file to the file system and another to a tar reader.

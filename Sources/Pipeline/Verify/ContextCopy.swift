@@ -37,7 +37,7 @@ struct ContextCopy {
                 }
                 return
             }
-            let input = try OpenFile(path: FileSystem.text(source), flags: O_RDONLY)
+            let input = try OpenFile.regularFile(bytes: source, followSymlinks: false)
             let output = try OpenFile(path: path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
             let sink = FileSink(file: output, sync: false)
             _ = try FileSource(file: input).copy(to: sink)

@@ -25,6 +25,6 @@ public struct BaseLayerContext {
     /// Writes a folder (a root file system) as the layer: canonical order, numeric owners,
     /// mtimes clamped to `epoch`.
     public func capture(_ root: String, epoch: Int64) throws {
-        _ = try OverlayCapture(upper: root, lower: ImageFilesystem(), lowerFile: { _ in nil }, epoch: epoch).write(into: layer)
+        _ = try OverlayCapture(upper: root, lower: ImageFilesystem(), lowerFolder: { _ in nil }, epoch: epoch).write(into: layer)
     }
 }

@@ -58,35 +58,75 @@ public struct OCILayoutBase: BaseSource, Hashable {
         var layers: [Descriptor]
     }
 
+    /// Largest index.json, manifest or config read (documents of a few KB in practice).
+    static let documentLimit = 4 << 20
+
     func read(layout: String, as shown: String) throws -> LayoutImage {
-        guard let indexBytes = try? FileSystem.readFile(layout + "/index.json") else {
-            throw InputError("\(shown) is not an OCI image layout (it has no index.json)")
+        let indexBytes: [UInt8]
+        do {
+            indexBytes = try FileSystem.readFile(layout + "/index.json", limit: Self.documentLimit)
+        } catch let error as LayersError {
+            switch error {
+            case .system(_, _, let code) where code == ENOENT || code == ENOTDIR:
+                throw InputError("\(shown) is not an OCI image layout (it has no index.json)")
+            case .notRegularFile(_, let kind):
+                throw InputError("the OCI layout \(shown) cannot be read: its index.json is \(kind.article), not a regular file")
+            case .tooLarge:
+                throw InputError("the OCI layout \(shown) cannot be read: its index.json is larger than \(Self.documentLimit >> 20) MiB, more than bake reads")
+            default:
+                throw ErrorWithContext("the OCI layout \(shown) cannot be read", cause: error, exitStatus: .badInput)
+            }
         }
-        let index = try CanonicalJSON.decode(Index.self, from: indexBytes, kind: "\(shown)/index.json")
+        /// A document of the layout decoded; one that is not what it must be is bad input.
+        func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
+            do {
+                return try CanonicalJSON.decode(type, from: bytes, kind: what)
+            } catch {
+                throw InputError("\(error)")
+            }
+        }
+        let index = try decode(Index.self, indexBytes, "index.json of the OCI layout \(shown)")
         guard var descriptor = index.manifest(named: ref) else {
             let names = index.refNames
             throw InputError("the OCI layout \(shown) has no image '\(ref)'" + (names.isEmpty ? "" : " (it has: \(names.joined(separator: ", ")))"))
         }
-        func blob(_ digest: Digest, _ what: String) throws -> [UInt8] {
-            let file = "\(layout)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
-            guard let opened = try? OpenFile(path: file, flags: O_RDONLY) else {
-                throw InputError("the OCI layout \(shown) lacks the \(what) blob \(digest)")
+        /// The bytes of a small blob of the layout, checked against its descriptor (digest,
+        /// algorithm and size) before anything reads them.
+        func blob(_ descriptor: Descriptor, _ what: String) throws -> [UInt8] {
+            let digest = descriptor.digest
+            try Self.checkSupported(descriptor, what: what, shown: shown)
+            guard descriptor.size >= 0, descriptor.size <= Int64(Self.documentLimit) else {
+                throw InputError("the \(what) \(digest) of the OCI layout \(shown) is described as \(descriptor.size) bytes, "
+                    + (descriptor.size < 0 ? "which no blob can be" : "more than bake reads for a \(what)"))
             }
-            return try VerifyingSource(upstream: FileSource(file: opened), expected: digest, what: "\(what) in \(shown)").readAll(limit: 64 << 20)
+            let file = "\(layout)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
+            do {
+                let opened = try OpenFile.regularFile(file)
+                return try VerifyingSource(upstream: FileSource(file: opened), expected: digest, size: descriptor.size, what: "\(what) in \(shown)")
+                    .readAll(limit: Self.documentLimit)
+            } catch let error as LayersError where error.errno == ENOENT {
+                throw InputError("the OCI layout \(shown) lacks the \(what) blob \(digest)")
+            } catch let error as LayersError {
+                throw ErrorWithContext("the \(what) blob \(digest) of the OCI layout \(shown) is refused", cause: error, exitStatus: .badInput)
+            }
         }
         if descriptor.mediaType == .imageIndex || descriptor.mediaType == .dockerManifestList {
-            let nested = try CanonicalJSON.decode(Index.self, from: try blob(descriptor.digest, "index"), kind: "image index \(descriptor.digest)")
+            let nested = try decode(Index.self, try blob(descriptor, "index"), "image index \(descriptor.digest) of '\(ref)' in \(shown)")
             let host = HostPlatform.current
             guard let match = nested.manifests.first(where: { $0.platform?.architecture == host.architecture && $0.platform?.os == host.os }) else {
                 throw InputError("'\(ref)' in \(shown) has no image for \(host.os)/\(host.architecture)")
             }
             descriptor = match
         }
-        let manifest = try CanonicalJSON.decode(Manifest.self, from: try blob(descriptor.digest, "manifest"), kind: "manifest \(descriptor.digest)")
-        let configBytes = try blob(manifest.config.digest, "config")
-        let config = try CanonicalJSON.decode(ImageConfig.self, from: configBytes, kind: "config \(manifest.config.digest)")
+        let manifest = try decode(Manifest.self, try blob(descriptor, "manifest"), "manifest \(descriptor.digest) of '\(ref)' in \(shown)")
+        let configBytes = try blob(manifest.config, "config")
+        let config = try decode(ImageConfig.self, configBytes, "config \(manifest.config.digest) of '\(ref)' in \(shown)")
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
             throw InputError("image '\(ref)' in \(shown) lists \(manifest.layers.count) layers but \(config.rootfs.diffIDs.count) diffIDs")
+        }
+        for layer in manifest.layers { try Self.checkSupported(layer, what: "layer", shown: shown) }
+        for diffID in config.rootfs.diffIDs where diffID.algorithm != .sha256 {
+            throw InputError("image '\(ref)' in \(shown) has the diffID \(diffID), a \(diffID.algorithm.rawValue) digest, which bake does not support (only sha256)")
         }
         var layers: [Descriptor] = []
         for layer in manifest.layers {
@@ -111,11 +151,18 @@ public struct OCILayoutBase: BaseSource, Hashable {
         let tree = ImageFilesystem()
         for (position, (layer, diffID)) in zip(image.layers, image.config.rootfs.diffIDs).enumerated() {
             let file = "\(layout)/blobs/\(layer.digest.algorithm.rawValue)/\(layer.digest.encoded)"
-            guard let opened = try? OpenFile(path: file, flags: O_RDONLY) else {
-                throw InputError("the OCI layout \(shown) lacks the layer blob \(layer.digest)")
-            }
             do {
-                let blob = VerifyingSource(upstream: FileSource(file: opened), expected: layer.digest, what: "layer blob")
+                let opened: OpenFile
+                do {
+                    opened = try OpenFile.regularFile(file)
+                } catch let error as LayersError where error.errno == ENOENT {
+                    throw InputError("the OCI layout \(shown) lacks the layer blob \(layer.digest)")
+                }
+                let actual = try opened.status().size
+                guard actual == layer.size else {
+                    throw InputError("layer \(layer.digest) of '\(ref)' in \(shown) is described as \(layer.size) bytes, but its blob has \(actual)")
+                }
+                let blob = VerifyingSource(upstream: FileSource(file: opened), expected: layer.digest, size: layer.size, what: "layer blob")
                 let plain: ByteSource = layer.mediaType == .layerTarGzip ? try GzipSource(upstream: blob, describedAs: "layer \(layer.digest)") : blob
                 let stream = VerifyingSource(upstream: plain, expected: diffID, what: "uncompressed layer")
                 let reader = TarReader(source: stream)
@@ -130,10 +177,11 @@ public struct OCILayoutBase: BaseSource, Hashable {
         }
         for layer in image.layers where !(store.hasBlob(layer.digest) && (try? store.verifyBlob(layer.digest, what: "layer")) != nil) {
             let file = "\(layout)/blobs/\(layer.digest.algorithm.rawValue)/\(layer.digest.encoded)"
-            let opened = try OpenFile(path: file, flags: O_RDONLY)
             let ingest = try store.beginIngest()
             do {
-                try VerifyingSource(upstream: FileSource(file: opened), expected: layer.digest, what: "layer in \(shown)").copy(to: ingest.sink)
+                let opened = try OpenFile.regularFile(file)
+                try VerifyingSource(upstream: FileSource(file: opened), expected: layer.digest, size: layer.size, what: "layer in \(shown)")
+                    .copy(to: ingest.sink)
             } catch let error as LayersError {
                 throw ErrorWithContext("layer \(layer.digest) of '\(ref)' in \(shown) changed while bake read it", cause: error, exitStatus: .badInput)
             }
@@ -142,5 +190,13 @@ public struct OCILayoutBase: BaseSource, Hashable {
         try store.ensure(image.configBytes)
         try FileSystem.createDirectory(store.root + "/cache/imports")
         try store.writeAtomically(marker, Array("\(shown) \(ref)\n".utf8))
+    }
+
+    /// A descriptor bake can verify: a sha256 digest (the only algorithm bake hashes).
+    static func checkSupported(_ descriptor: Descriptor, what: String, shown: String) throws {
+        guard descriptor.digest.algorithm == .sha256 else {
+            throw InputError("the \(what) \(descriptor.digest) of the OCI layout \(shown) is a \(descriptor.digest.algorithm.rawValue) digest, "
+                + "which bake does not support (only sha256)")
+        }
     }
 }

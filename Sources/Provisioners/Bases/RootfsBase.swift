@@ -48,8 +48,11 @@ public struct RootfsBase: BaseSource, Hashable {
     /// The tarball's content listing (remembered by stat when building).
     func listing(_ context: BaseContext) throws -> InputListing {
         let host = context.hostPath(path)
-        guard let status = try? FileSystem.statPath(host), status.kind == .regular else {
+        guard let status = try? FileSystem.statPath(host) else {
             throw InputError("the root file system tarball \(path) does not exist")
+        }
+        guard status.kind == .regular else {
+            throw InputError("the root file system tarball \(path) is \(status.kind.article), not a regular file")
         }
         return try context.hasher.listing(of: host, remember: context.build)
     }
@@ -61,7 +64,7 @@ public struct RootfsBase: BaseSource, Hashable {
         let root = work + "/root"
         try FileSystem.createDirectory(root)
         do {
-            let file = try OpenFile(path: host, flags: O_RDONLY)
+            let file = try OpenFile.regularFile(host)
             var magic = [UInt8](repeating: 0, count: 2)
             let count = try magic.withUnsafeMutableBytes { try file.read(into: $0) }
             lseek(file.fd, 0, SEEK_SET)

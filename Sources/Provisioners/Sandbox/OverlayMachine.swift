@@ -14,6 +14,8 @@ public final class OverlayMachine: Machine {
     let hostname: String
     private var discarded = false
 
+    /// `lowers` are the lower dirs, top layer first; a folder given more than once (an
+    /// image whose steps made identical layers) is passed once, at its topmost place.
     /// `scratch` must not exist yet; the upper and work dirs and the mount point are made
     /// inside it.
     public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
@@ -56,8 +58,8 @@ public final class OverlayMachine: Machine {
         let unpacked = Array(lowers.reversed())
         let capture = OverlayCapture(
             upper: upper, lower: below,
-            lowerFile: { path in
-                below.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] + "/" + path.description : nil }
+            lowerFolder: { path in
+                below.layerIndex(at: path).flatMap { $0 >= 0 && $0 < unpacked.count ? unpacked[$0] : nil }
             },
             epoch: epoch)
         return try capture.write(into: tar)
@@ -80,7 +82,9 @@ public final class OverlayMachine: Machine {
     public func run(_ command: Command, output: CommandOutput) throws -> Int32 {
         // overlayfs takes its options as one page; lower dirs are given relative to their
         // common folder to fit many layers.
-        let (mountDirectory, lowerNames) = Self.relativeLowers(lowers.isEmpty ? [empty] : lowers)
+        // Each folder once (the layer index of a path still counts every layer, see `changes`).
+        let distinctLowers = Self.distinct(lowers)
+        let (mountDirectory, lowerNames) = Self.relativeLowers(distinctLowers.isEmpty ? [empty] : distinctLowers)
         let options = "lowerdir=" + lowerNames.map(Self.escape).joined(separator: ":")
             + ",upperdir=" + Self.escape(upper) + ",workdir=" + Self.escape(work)
             // The plain overlayfs bake's capture reads, whatever the host's defaults: a renamed
@@ -210,6 +214,15 @@ public final class OverlayMachine: Machine {
     }
 
     // MARK: - Helpers
+
+    /// Lower dirs without repeats, keeping each at its first (topmost) place. overlayfs
+    /// refuses a folder given twice ("Too many levels of symbolic links"), and dropping the
+    /// lower copy changes nothing: for every path the topmost layer that has it (or hides
+    /// it) decides, and that is still the copy kept above.
+    static func distinct(_ lowers: [String]) -> [String] {
+        var seen: Set<String> = []
+        return lowers.filter { seen.insert($0).inserted }
+    }
 
     static func relativeLowers(_ lowers: [String]) -> (String?, [String]) {
         let parents = Set(lowers.map { FileSystem.parent(of: $0) })

@@ -7,15 +7,18 @@ public struct OverlayMachineFactory: MachineFactory {
     public let store: ContentStore
     /// Where machines make their folders (the store's temporary area for steps and checks).
     public let folder: String
+    /// Told when an unpacked layer was found changed and is unpacked again.
+    public let warn: @Sendable (String) -> Void
 
-    public init(store: ContentStore, folder: String? = nil) {
+    public init(store: ContentStore, folder: String? = nil, warn: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.folder = folder ?? store.temporaryPath
+        self.warn = warn
     }
 
     /// Call under the store's exclusive lock (layers may be unpacked).
     public func machine(on stack: LayerStack) throws -> any Machine {
-        let unpacked = try UnpackedLayers(store: store).ensure(layers: stack.layers, diffIDs: stack.diffIDs)
+        let unpacked = try UnpackedLayers(store: store).ensure(layers: stack.layers, diffIDs: stack.diffIDs, warn: warn)
         try FileSystem.createDirectory(folder)
         return try OverlayMachine(lowers: unpacked.reversed(), scratch: try Self.scratchFolder(in: folder))
     }

@@ -55,7 +55,7 @@ struct CopyWriter {
                     let target = try FileSystem.readSymlink(file.hostPath)
                     try output.emit(TarEntry(path: path, kind: .symlink(target: target), mode: 0o777, uid: uid, gid: gid, mtime: epoch), host: nil)
                 default:
-                    throw InputError("\(folder)/\(copy.source.hasSuffix("/") ? copy.source : copy.source + "/")\(file.path) is a \(describe(file.status.kind)); only files, folders and symlinks can be copied")
+                    throw InputError("\(folder)/\(copy.source.hasSuffix("/") ? copy.source : copy.source + "/")\(file.path) is \(file.status.kind.article); only files, folders and symlinks can be copied")
                 }
             }
         case .regular:
@@ -72,7 +72,7 @@ struct CopyWriter {
             try output.emit(TarEntry(path: destination, kind: .regular(size: status.size), mode: fileMode(status), uid: uid, gid: gid, mtime: epoch),
                             host: Array(hostSource.utf8))
         default:
-            throw InputError("copy source '\(copy.source)' is a \(describe(status.kind)); only files and folders can be copied")
+            throw InputError("copy source '\(copy.source)' is \(status.kind.article); only files, folders and symlinks can be copied")
         }
         let source = (try? RelativePath(copy.source))?.description ?? copy.source
         var history = "copy \(source.isEmpty ? "." : source) \(destination.absoluteDescription)"
@@ -118,17 +118,6 @@ struct CopyWriter {
             } else {
                 try output.emit(TarEntry(path: ancestor, kind: .directory, mode: 0o755, mtime: epoch), host: nil)
             }
-        }
-    }
-
-    private func describe(_ kind: FileStatus.Kind) -> String {
-        switch kind {
-        case .socket: return "socket"
-        case .fifo: return "named pipe"
-        case .characterDevice, .blockDevice: return "device"
-        case .symlink: return "symlink"
-        case .directory: return "folder"
-        case .regular: return "file"
         }
     }
 

@@ -20,6 +20,8 @@ extension Bake {
         func run() throws {
             let report = try GarbageCollector.collect(global.workspace())
             print("removed \(report.removedBlobs) blob\(report.removedBlobs == 1 ? "" : "s"), freed \(Console.size(report.freedBytes)); kept \(report.keptBlobs)")
+            for warning in report.warnings { Console.warning(warning) }
+            if report.removedLostAndFound { Console.standardError("bake: removed lost+found (what 'bake fsck --repair' had moved out of the way)") }
             if report.unpackedInUse {
                 Console.warning("an image is running (bake run): its unpacked layers were kept")
             }

@@ -39,6 +39,7 @@ final class JSONProgress: ProgressReporter, Sendable {
         var line: String?
         var check: Int?
         var packages: [String]?
+        var message: String?
     }
 
     struct ImageDigest: Encodable {
@@ -72,6 +73,8 @@ final class JSONProgress: ProgressReporter, Sendable {
             let built = image.steps.filter { !$0.cached }.count
             emit(Fields(event: "image", image: image.name, seconds: image.seconds, digest: image.manifestDescriptor.digest,
                         built: built, cached: image.steps.count - built))
+        case .warning(let message):
+            emit(Fields(event: "warning", message: message))
         }
     }
 

@@ -24,6 +24,8 @@ final class PlainProgress: ProgressReporter, Sendable {
             line = "\(image) check [\(check)/\(of)] \(summary)"
         case .imageFinished(let image):
             line = "\(image.name) \(image.manifestDescriptor.digest)"
+        case .warning(let message):
+            line = "bake: warning: \(message)"
         }
         guard let line else { return }
         output.withLock { _ in Console.standardError(line) }

@@ -51,6 +51,8 @@ final class TerminalProgress: ProgressReporter, Sendable {
             redraw(permanent: ["\(image) check [\(check)/\(of)] \(summary)"])
         case .imageFinished:
             break
+        case .warning(let message):
+            redraw(permanent: ["bake: warning: \(message)"])
         }
     }
 

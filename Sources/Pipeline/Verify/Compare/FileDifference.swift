@@ -15,7 +15,8 @@ public struct FileDifference: Sendable, Hashable, Codable {
         case changed
     }
 
-    /// The path in the image, absolute (`/stamp`); bytes that are not UTF-8 show as U+FFFD.
+    /// The path in the image, absolute (`/stamp`); in a name that is not UTF-8, a byte that
+    /// is not part of a character shows as `\xHH` (so two such names never look alike).
     public var path: String
     /// How it differs.
     public var change: Change

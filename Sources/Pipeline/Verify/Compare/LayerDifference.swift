@@ -84,7 +84,7 @@ public enum LayerDifference {
         let newContents = try readTexts(wantedAfter, from: after)
 
         let differences = shown.map { pair in
-            let path = pair.path.absoluteDescription
+            let path = "/" + pair.path.escapedDescription
             let oldText = oldContents[pair.path]
             let newText = newContents[pair.path]
             var difference = FileDifference(
@@ -180,10 +180,10 @@ public enum LayerDifference {
                 result["type"] = "directory"
             case .symlink(let target):
                 result["type"] = "symlink"
-                result["link target"] = String(decoding: target, as: UTF8.self)
+                result["link target"] = RelativePath.escaped(target)
             case .hardlink(let target):
                 result["type"] = "hardlink"
-                result["link target"] = target.absoluteDescription
+                result["link target"] = "/" + target.escapedDescription
             case .characterDevice(let major, let minor):
                 result["type"] = "character device"
                 result["device"] = "\(major),\(minor)"
