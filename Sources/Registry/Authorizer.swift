@@ -10,6 +10,10 @@ actor Authorizer {
     let host: String
     let credentials: RegistryCredentials?
     let transport: any HTTPTransport
+    /// The registry is used with --insecure: a plain-HTTP token server is allowed.
+    let insecure: Bool
+    /// The longest a token request may take as a whole.
+    let deadline: Duration
     /// Send basic credentials with every request (the registry asked for basic auth).
     private var basic = false
     /// Bearer tokens (`Bearer ...`) by the scopes they were issued for, space separated.
@@ -17,9 +21,11 @@ actor Authorizer {
     /// Token requests under way, by scopes.
     private var fetches: [String: Task<String, any Error>] = [:]
 
-    init(host: String, credentials: RegistryCredentials?, transport: any HTTPTransport) {
+    init(host: String, options: RegistryOptions, transport: any HTTPTransport) {
         self.host = host
-        self.credentials = credentials
+        self.credentials = options.credentials
+        self.insecure = options.insecure
+        self.deadline = options.smallAnswerDeadline
         self.transport = transport
     }
 
@@ -73,9 +79,14 @@ actor Authorizer {
     }
 
     /// A token from `realm` for `scopes` (and the scope the challenge names). The user's
-    /// credentials go to the realm, the registry's token server (as docker and containerd
-    /// send them); the token then goes to the registry only.
+    /// credentials go to the realm, the registry's token server, whatever its host (as docker
+    /// and containerd send them: the registry names its auth server); the token then goes to
+    /// the registry only. A realm on plain HTTP would get them in clear text: refused unless
+    /// the registry itself is used with --insecure.
     private func token(realm: String, challenge: AuthChallenge, scopes: [String]) async throws -> String {
+        if realm.lowercased().hasPrefix("http://") && !insecure {
+            throw RegistryError.insecureRealm(host: host, realm: realm)
+        }
         var requested = scopes
         if let scope = challenge.parameters["scope"] {
             for item in scope.split(separator: " ").map(String.init) where !requested.contains(item) { requested.append(item) }
@@ -90,13 +101,17 @@ actor Authorizer {
         var headers = HTTPHeaders()
         headers.add(name: "User-Agent", value: "bake")
         if let credentials { headers.add(name: "Authorization", value: credentials.basicAuthorization) }
-        let request = TransportRequest(method: .GET, url: components.string ?? realm, headers: headers, timeout: .seconds(60))
+        let request = TransportRequest(method: .GET, url: components.string ?? realm, headers: headers, timeout: deadline)
         let bytes: [UInt8]
         let status: Int
         do {
-            let response = try await transport.execute(request)
-            status = response.status
-            bytes = try await response.body.collect(upTo: 1 << 20)
+            let (host, transport, limit, realmURL) = (host, transport, deadline, Self.withoutQuery(realm))
+            (status, bytes) = try await withDeadline(
+                limit, timedOut: { RegistryError.timedOut(host: host, operation: "token request to \(realmURL)", after: limit) }
+            ) {
+                let response = try await transport.execute(request)
+                return (response.status, try await response.body.collect(upTo: 1 << 20))
+            }
         } catch let failure as TransportError {
             throw RegistryError.unreachable(host: host, operation: "the token server \(realm)", cause: failure)
         } catch let tooLarge as ByteStream.TooLarge {
@@ -110,6 +125,11 @@ actor Authorizer {
             throw RegistryError.invalidResponse(host: host, operation: "auth", detail: "the token server \(realm) sent no token")
         }
         return "Bearer " + token
+    }
+
+    /// `https://auth/token` of `https://auth/token?service=x`.
+    private static func withoutQuery(_ url: String) -> String {
+        String(url.prefix { $0 != "?" })
     }
 
     private func unauthorized(_ scopes: [String], detail: String) -> RegistryError {

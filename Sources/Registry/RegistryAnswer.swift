@@ -18,6 +18,13 @@ struct RegistryAnswer: Sendable {
 
     func header(_ name: String) -> String? { headers.first(name: name) }
 
+    /// The same answer with a body already read.
+    func with(body bytes: [UInt8]) -> RegistryAnswer {
+        var copy = self
+        copy.body = ByteStream(bytes: bytes)
+        return copy
+    }
+
     /// The Location header as an absolute URL.
     var location: String? {
         header("Location").map { RegistryClient.resolve($0, against: url) }

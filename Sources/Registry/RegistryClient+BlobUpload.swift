@@ -3,17 +3,18 @@ import Foundation
 import OCI
 
 extension RegistryClient {
-    /// True if `repository` has the blob.
+    /// True if `repository` has the blob. A registry that answers with another digest than
+    /// the one asked for (`Docker-Content-Digest`) does not have it, whatever its status says.
     /// `actions` are the token scope to ask for: "pull,push" when a push follows, so one token serves both.
     public func hasBlob(_ repository: String, _ digest: Digest, actions: String = "pull") async throws -> Bool {
         let operation = RegistryOperation(
             method: .HEAD, url: "/v2/\(repository)/blobs/\(digest)", scopes: [Self.scope(repository, actions)],
-            what: "HEAD of blob \(digest) in \(repository)", deadline: .seconds(60))
-        let answer = try await send(operation)
+            what: "HEAD of blob \(digest) in \(repository)")
+        let (answer, _) = try await smallAnswer(operation, limit: 64 << 10)
         switch answer.status {
         // A registry on object storage answers a blob it has with a redirect to it.
         case 200, 301, 302, 303, 307, 308:
-            await answer.drain()
+            if let reported = answer.header("Docker-Content-Digest"), reported != digest.description { return false }
             return true
         case 404: return false
         default: throw await failure(answer, operation)

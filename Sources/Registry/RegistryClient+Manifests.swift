@@ -17,8 +17,16 @@ extension RegistryClient {
         let operation = RegistryOperation(
             method: .GET, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
-            scopes: [Self.scope(repository, actions)], what: "fetch of manifest \(name)", deadline: .seconds(120))
-        let answer = try await send(operation)
+            scopes: [Self.scope(repository, actions)], what: "fetch of manifest \(name)")
+        let answer: RegistryAnswer
+        let bytes: [UInt8]
+        do {
+            (answer, bytes) = try await smallAnswer(operation, limit: 4 << 20)
+        } catch let error as ByteStream.TooLarge {
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest is \(error), over 4 MiB")
+        } catch let error as TransportError {
+            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest was cut off (\(error))")
+        }
         guard answer.status == 200 else {
             if answer.status == 404 {
                 let (code, _) = await answer.errorDetail()
@@ -33,12 +41,6 @@ extension RegistryClient {
                 throw RegistryError.unknownManifest(reference: name)
             }
             throw await failure(answer, operation, reference: name)
-        }
-        let bytes: [UInt8]
-        do {
-            bytes = try await answer.bytes(limit: 4 << 20)
-        } catch {
-            throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest is over 4 MiB or was cut off (\(error))")
         }
         let digest = Digest(sha256: SHA256.hash(data: bytes))
         if reference.contains(":") {
@@ -68,12 +70,11 @@ extension RegistryClient {
         let operation = RegistryOperation(
             method: .PUT, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Content-Type", mediaType.rawValue)], body: .bytes(bytes),
-            scopes: [Self.scope(repository, "pull,push")], what: "put of manifest \(host)/\(repository):\(reference)",
-            deadline: .seconds(120))
-        let answer = try await send(operation)
+            scopes: [Self.scope(repository, "pull,push")],
+            what: "put of manifest \(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference)
+        let (answer, _) = try await smallAnswer(operation, limit: 64 << 10)
         guard answer.status == 201 || answer.status == 200 else { throw await failure(answer, operation) }
         try checkDigest(answer, digest, what: "manifest")
-        await answer.drain()
         return digest
     }
 
@@ -85,19 +86,21 @@ extension RegistryClient {
         for _ in 0..<10_000 {
             let operation = RegistryOperation(
                 method: .GET, url: url, scopes: [Self.scope(repository, actions)],
-                what: "tag list of \(host)/\(repository)", deadline: .seconds(120))
-            let answer = try await send(operation)
+                what: "tag list of \(host)/\(repository)")
+            let answer: RegistryAnswer
+            let bytes: [UInt8]
+            do {
+                (answer, bytes) = try await smallAnswer(operation, limit: 16 << 20)
+            } catch is ByteStream.TooLarge {
+                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the list is over 16 MiB")
+            } catch let error as TransportError {
+                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the list was cut off (\(error))")
+            }
             guard answer.status == 200 else {
                 if answer.status == 404 { throw RegistryError.unknownRepository(host: host, repository: repository) }
                 throw await failure(answer, operation)
             }
             struct List: Decodable { var tags: [String]? }
-            let bytes: [UInt8]
-            do {
-                bytes = try await answer.bytes(limit: 16 << 20)
-            } catch {
-                throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the list is over 16 MiB or was cut off")
-            }
             guard let list = try? JSONDecoder().decode(List.self, from: Data(bytes)) else {
                 throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it is not a tag list")
             }

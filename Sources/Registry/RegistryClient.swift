@@ -32,7 +32,7 @@ public final class RegistryClient: Sendable {
         self.options = options
         let transport = transport ?? AsyncHTTPClientTransport(insecure: options.insecure)
         self.transport = transport
-        self.authorizer = Authorizer(host: host, credentials: options.credentials, transport: transport)
+        self.authorizer = Authorizer(host: host, options: options, transport: transport)
         self.pause = pause
     }
 
@@ -70,7 +70,7 @@ public final class RegistryClient: Sendable {
             let answer: RegistryAnswer
             do {
                 let request = TransportRequest(method: operation.method, url: url, headers: headers, body: operation.body, timeout: operation.deadline)
-                answer = RegistryAnswer(try await transport.execute(request), url: url)
+                answer = try await exchange(request, operation)
             } catch let failure as TransportError {
                 if failure.kind == .untrustedCertificate { throw RegistryError.untrustedCertificate(host: host, cause: failure) }
                 retry += 1
@@ -138,9 +138,37 @@ public final class RegistryClient: Sendable {
         }
     }
 
+    /// One request and its response. For a small answer (`operation.bodyLimit`), the body is
+    /// read in full within the operation's deadline, so a registry that trickles it a byte at a
+    /// time is given up on, naming the request (not retried: it answered, slowly).
+    private func exchange(_ request: TransportRequest, _ operation: RegistryOperation) async throws -> RegistryAnswer {
+        guard let limit = operation.bodyLimit else { return RegistryAnswer(try await transport.execute(request), url: request.url) }
+        let (host, what, deadline, transport) = (host, operation.what, operation.deadline, transport)
+        return try await withDeadline(deadline, timedOut: { RegistryError.timedOut(host: host, operation: what, after: deadline) }) {
+            let answer = RegistryAnswer(try await transport.execute(request), url: request.url)
+            // An error text is read too, at most 64 KiB of it.
+            let ok = (200...299).contains(answer.status)
+            let bytes = ok ? try await answer.bytes(limit: limit) : ((try? await answer.bytes(limit: 64 << 10)) ?? [])
+            return answer.with(body: bytes)
+        }
+    }
+
+    /// Sends a small-answer operation (a manifest, a tag list, a HEAD): each attempt, body
+    /// included, within the small-answer deadline. The body of a 2xx answer (up to `limit`
+    /// bytes) comes back read; an error's body stays in the answer for `failure`.
+    func smallAnswer(_ operation: RegistryOperation, limit: Int) async throws -> (answer: RegistryAnswer, bytes: [UInt8]) {
+        var small = operation
+        small.bodyLimit = limit
+        small.deadline = options.smallAnswerDeadline
+        let answer = try await send(small)
+        guard (200...299).contains(answer.status) else { return (answer, []) }
+        return (answer, try await answer.bytes(limit: limit))
+    }
+
     /// Finds how to reach the registry: `GET /v2/` over https; with `--insecure`, plain
     /// http when https fails its handshake, is refused, or is not a registry (as docker and
-    /// containerd do for insecure registries).
+    /// containerd do for insecure registries). Without `--insecure`, a registry that answers
+    /// plain HTTP is named as such, not as a certificate problem.
     private func findBaseURL() async throws -> String {
         let candidates = options.insecure ? ["https://\(host)", "http://\(host)"] : ["https://\(host)"]
         var lastError: (any Error)?
@@ -152,9 +180,15 @@ public final class RegistryClient: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "User-Agent", value: "bake")
                 do {
-                    let response = try await transport.execute(
-                        TransportRequest(method: .GET, url: candidate + "/v2/", headers: headers, timeout: .seconds(30)))
-                    _ = try? await response.body.collect(upTo: 64 << 10)
+                    let (host, transport, deadline) = (host, transport, options.smallAnswerDeadline)
+                    let probe = TransportRequest(method: .GET, url: candidate + "/v2/", headers: headers, timeout: .seconds(30))
+                    let response = try await withDeadline(
+                        deadline, timedOut: { RegistryError.timedOut(host: host, operation: "probe of \(probe.url)", after: deadline) }
+                    ) {
+                        let response = try await transport.execute(probe)
+                        _ = try? await response.body.collect(upTo: 64 << 10)
+                        return response
+                    }
                     // 200: open; 401: there, asking for credentials. Anything else is not a registry (yet).
                     if response.status == 200 || response.status == 401 { return candidate }
                     lastError = RegistryError.unexpectedStatus(host: host, operation: "GET \(candidate)/v2/", status: response.status, detail: "")
@@ -167,7 +201,10 @@ public final class RegistryClient: Sendable {
                     lastError = failure
                     if failure.kind == .untrustedCertificate {
                         // Without --insecure, this is the answer; with it, plain http may work.
-                        if !options.insecure { throw RegistryError.untrustedCertificate(host: host, cause: failure) }
+                        if !options.insecure {
+                            if await answersPlainHTTP() { throw RegistryError.plainHTTP(host: host) }
+                            throw RegistryError.untrustedCertificate(host: host, cause: failure)
+                        }
                         continue candidates
                     }
                     if failure.isRefused && attempt == attempts { continue candidates }
@@ -177,6 +214,18 @@ public final class RegistryClient: Sendable {
         }
         if let error = lastError as? RegistryError { throw error }
         throw RegistryError.unreachable(host: host, operation: nil, cause: lastError ?? TransportError(.connectionLost, "no answer"))
+    }
+
+    /// True if `http://host/v2/` answers as a registry (200 or 401): what a failed TLS
+    /// handshake most often means. Sent without credentials; the answer is only looked at.
+    private func answersPlainHTTP() async -> Bool {
+        var headers = HTTPHeaders()
+        headers.add(name: "User-Agent", value: "bake")
+        guard let response = try? await transport.execute(
+            TransportRequest(method: .GET, url: "http://\(host)/v2/", headers: headers, timeout: .seconds(10)))
+        else { return false }
+        _ = try? await response.body.collect(upTo: 64 << 10)
+        return response.status == 200 || response.status == 401
     }
 
     // MARK: Helpers

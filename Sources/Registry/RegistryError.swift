@@ -33,12 +33,26 @@ public enum RegistryError: BakeError, Sendable {
     case localFile(operation: String, path: String, errno: Int32)
     /// Credentials that cannot be used as given (`--creds` without a colon, a bad docker config).
     case invalidCredentials(String)
+    /// A small answer (a manifest, a tag list, a token) did not arrive in full within `after`.
+    case timedOut(host: String, operation: String, after: Duration)
+    /// The registry answers plain HTTP, and bake was not allowed to use it.
+    case plainHTTP(host: String)
+    /// The registry named a token server on plain HTTP, which would receive the credentials in
+    /// clear text; refused unless the registry itself is used with --insecure.
+    case insecureRealm(host: String, realm: String)
 
     public var exitStatus: BakeExitStatus {
         switch self {
         case .invalidCredentials: return .badInput
         default: return .failure
         }
+    }
+
+    /// `60 s`, `1.5 s`.
+    private static func seconds(_ duration: Duration) -> String {
+        let parts = duration.components
+        let value = Double(parts.seconds) + Double(parts.attoseconds) / 1e18
+        return value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
     public var description: String {
@@ -74,6 +88,13 @@ public enum RegistryError: BakeError, Sendable {
             return "cannot \(operation) \(path): \(String(cString: strerror(code)))"
         case .invalidCredentials(let detail):
             return detail
+        case .timedOut(let host, let operation, let after):
+            return "the registry \(host) did not finish the \(operation) within \(Self.seconds(after))"
+        case .plainHTTP(let host):
+            return "the registry \(host) answered in plain HTTP; pass --insecure (or --insecure-registry \(host)) to use it"
+        case .insecureRealm(let host, let realm):
+            return "the registry \(host) sent bake to the token server \(realm), which is plain HTTP and would receive the credentials "
+                + "in clear text; refusing it (a registry used with --insecure, or --insecure-registry \(host), may do this)"
         }
     }
 }

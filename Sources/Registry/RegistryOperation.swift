@@ -16,6 +16,8 @@ struct RegistryOperation: Sendable {
     /// Retry on 429, 5xx and dropped connections; off for requests whose retry the caller
     /// handles (a chunk of an upload).
     var retries = true
-    /// Wait this long at most for the whole exchange.
+    /// Wait this long at most for the whole exchange (for a small answer, its body included).
     var deadline: Duration = .seconds(3600)
+    /// A small answer: its body is read in full, up to this many bytes, within `deadline`.
+    var bodyLimit: Int?
 }

@@ -40,6 +40,9 @@ public final class FakeRegistry: HTTPTransport {
         public var tagLinksOnStorage = false
         /// `OCI-Chunk-Min-Length` of upload sessions.
         public var minimumChunk: Int?
+        /// The token realm a bearer challenge names (a test of where credentials may go);
+        /// its host is answered as `auth.test` whatever the scheme.
+        public var tokenRealm = "https://\(FakeRegistry.authHost)/token"
 
         public init() {}
     }
@@ -79,6 +82,9 @@ public final class FakeRegistry: HTTPTransport {
         case tamperResponse
         /// A response header is replaced.
         case header(String, String)
+        /// The response body arrives one byte at a time, `every` apart (a registry that
+        /// trickles its answer to keep a client waiting).
+        case trickle(every: Duration)
     }
 
     private struct Rule {
@@ -230,6 +236,10 @@ public final class FakeRegistry: HTTPTransport {
             var response = await handle(arrived)
             response.headers.replaceOrAdd(name: name, value: value)
             return response
+        case .trickle(let interval)?:
+            let response = await handle(arrived)
+            let bytes = try await response.body.collect(upTo: 1 << 30)
+            return TransportResponse(status: response.status, headers: response.headers, body: ByteStream(Trickled(bytes: bytes, interval: interval)))
         case nil:
             return await handle(arrived)
         }
@@ -248,6 +258,29 @@ public final class FakeRegistry: HTTPTransport {
             }
         }
         func makeAsyncIterator() -> AsyncIterator { AsyncIterator(bytes: bytes) }
+    }
+
+    /// A body that arrives one byte per `interval`; a cancelled reader stops waiting.
+    private struct Trickled: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let bytes: [UInt8]
+        let interval: Duration
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var rest: ArraySlice<UInt8>
+            let interval: Duration
+            var ended = false
+            /// A wait before each byte and before the end, so even an empty body takes its time.
+            mutating func next() async throws -> ByteBuffer? {
+                guard !ended else { return nil }
+                try await Task.sleep(for: interval)
+                guard let byte = rest.popFirst() else {
+                    ended = true
+                    return nil
+                }
+                return ByteBuffer(bytes: [byte])
+            }
+        }
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rest: bytes[...], interval: interval) }
     }
 
     // MARK: The registry
@@ -474,7 +507,7 @@ public final class FakeRegistry: HTTPTransport {
         let header: String
         switch auth {
         case .basic: header = #"Basic realm="fake""#
-        default: header = #"Bearer realm="https://\#(Self.authHost)/token",service="\#(Self.host)""# + (scope.map { #",scope="\#($0)""# } ?? "")
+        default: header = #"Bearer realm="\#(layout.tokenRealm)",service="\#(Self.host)""# + (scope.map { #",scope="\#($0)""# } ?? "")
         }
         var response = Self.answer(401, code: "UNAUTHORIZED")
         response.headers.add(name: "WWW-Authenticate", value: header)

@@ -21,6 +21,16 @@ import Testing
         #expect("\(AsyncHTTPClientTransport.translate(unreadable))" == "cannot read /x: No such file or directory")
     }
 
+    @Test func failuresWithoutASentenceAreWordsWithoutTypeNames() throws {
+        let tooMany = try #require(AsyncHTTPClientTransport.translate(NIOTooManyBytesError(maxBytes: 10)) as? TransportError)
+        #expect(tooMany.description == "too many bytes")
+        let closed = try #require(AsyncHTTPClientTransport.translate(ChannelError.ioOnClosedChannel) as? TransportError)
+        #expect(closed.description == "I/O on closed channel")
+        for error in [tooMany, closed] {
+            #expect(!error.description.contains("NIO") && !error.description.contains("Error") && !error.description.contains("("))
+        }
+    }
+
     @Test func aTransportDroppedWithoutShutdownClosesItsPool() {
         // AsyncHTTPClient stops a debug process when a pool is released open; the transport
         // closes its own on the way out (an error path that never reached shutdown()).

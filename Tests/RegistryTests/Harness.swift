@@ -20,7 +20,8 @@ final class Harness: Sendable {
 
     init(
         auth: FakeRegistry.Auth = .anonymous, layout: FakeRegistry.Layout = FakeRegistry.Layout(),
-        credentials: RegistryCredentials? = nil, monolithicLimit: Int64 = 8 << 20, chunkSize: Int64 = 8 << 20
+        credentials: RegistryCredentials? = nil, monolithicLimit: Int64 = 8 << 20, chunkSize: Int64 = 8 << 20,
+        insecure: Bool = false, smallAnswerDeadline: Duration = .seconds(60)
     ) throws {
         registry = FakeRegistry(auth: auth, layout: layout)
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("bake-registry-\(UUID().uuidString)").path
@@ -28,7 +29,9 @@ final class Harness: Sendable {
         let recorded = recorded
         client = RegistryClient(
             host: FakeRegistry.host,
-            options: RegistryOptions(credentials: credentials, monolithicLimit: monolithicLimit, chunkSize: chunkSize),
+            options: RegistryOptions(
+                insecure: insecure, credentials: credentials, monolithicLimit: monolithicLimit, chunkSize: chunkSize,
+                smallAnswerDeadline: smallAnswerDeadline),
             transport: registry, pause: { seconds in recorded.waits.withLock { $0.append(seconds) } })
     }
 

@@ -164,6 +164,21 @@ import TestSupport
     }
 
     @Test(.enabled(if: Host.canRun(tools: tools)))
+    func aPlainHTTPRegistryWithoutInsecureIsNamedAsSuch() throws {
+        let registry = try TestRegistry()
+        let project = try Project()
+        let refused = try project.bake(["push", "app", "\(registry.host)/team/app", "--tag", "x"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(
+            "the registry \(registry.host) answered in plain HTTP; pass --insecure (or --insecure-registry \(registry.host)) to use it"),
+            "\(refused.stderr)")
+        // Words, not the HTTP stack's types or the paths of bake's own build.
+        for leak in ["NIO", "BoringSSL", "handshakeFailed", ".build", "swift-nio", "Error("] {
+            #expect(!refused.stderr.contains(leak), "\(leak) in \(refused.stderr)")
+        }
+    }
+
+    @Test(.enabled(if: Host.canRun(tools: tools)))
     func aResetMidUploadAnd503sAreSurvivedAndTheImageIsIntact() throws {
         let registry = try TestRegistry()
         // 20 MiB of random bytes: a layer pushed in three chunks.

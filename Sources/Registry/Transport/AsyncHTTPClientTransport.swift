@@ -111,8 +111,34 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             return TransportError(
                 timedOut.contains(client) ? .timedOut : .connectionLost, client.shortDescription.lowercased(), underlying: error)
         default:
-            return TransportError(.connectionLost, String(describing: error), underlying: error)
+            return TransportError(.connectionLost, words(describing: error), underlying: error)
         }
+    }
+
+    /// An error of the HTTP stack bake has no sentence for, in words and without the library's
+    /// type names: `NIOTooManyBytesError(maxBytes: 10)` -> "too many bytes",
+    /// `SomeError.connectionWentAway` -> "connection went away"; a phrase stays as it is.
+    static func words(describing error: any Error) -> String {
+        var name = String(describing: type(of: error))
+        let text = String(describing: error)
+        // A description that is already a phrase ("I/O on closed channel") is kept.
+        if text.contains(" "), !text.contains("("), !text.contains(name) { return text }
+        // An enum case reads `Type.case(...)` or `case(...)`: the case says more than the type.
+        if let dot = text.firstIndex(of: "."), text[..<dot].allSatisfy({ $0.isLetter || $0.isNumber }) {
+            name = String(text[text.index(after: dot)...])
+        } else if text.first?.isLowercase == true {
+            name = text
+        }
+        name = String(name.prefix { $0 != "(" && $0 != ":" })
+        for prefix in ["NIOSSL", "NIO", "HTTPClient", "BoringSSL"] where name.hasPrefix(prefix) { name.removeFirst(prefix.count) }
+        if name.hasSuffix("Error") { name.removeLast(5) }
+        var spoken = ""
+        for character in name {
+            if character.isUppercase, !spoken.isEmpty, spoken.last != " " { spoken += " " }
+            spoken += character.lowercased()
+        }
+        let phrase = spoken.trimmingCharacters(in: .whitespaces)
+        return phrase.isEmpty ? "the connection failed" : phrase
     }
 
     /// A TLS failure in words: BoringSSL's reasons ("certificate verify failed"), without the
@@ -121,7 +147,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         switch error {
         case .handshakeFailed(let boring): return "the TLS handshake failed: " + words(boring)
         case .shutdownFailed(let boring): return "the TLS shutdown failed: " + words(boring)
-        default: return "TLS: " + String(describing: error)
+        default: return "TLS: " + words(describing: error)
         }
     }
 
@@ -135,9 +161,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
                 let reason = text.split(separator: ":").last.map(String.init) ?? text
                 return reason.replacingOccurrences(of: "_", with: " ").lowercased()
             }
-            return reasons.isEmpty ? String(describing: error) : reasons.joined(separator: "; ")
+            return reasons.isEmpty ? AsyncHTTPClientTransport.words(describing: error) : reasons.joined(separator: "; ")
         default:
-            return String(describing: error)
+            return AsyncHTTPClientTransport.words(describing: error)
         }
     }
 }
