@@ -2,7 +2,8 @@
 // network namespace unless the step asks for the network), an overlayfs root made of the
 // image's unpacked layers and a fresh upper dir, /proc, a minimal /dev, tmpfs /tmp, the
 // step's secrets, pivot_root into it, capabilities cut to Docker's default set, Docker's
-// seccomp profile (seccomp_profile.c), and a cgroup (made by the caller) joined first.
+// seccomp profile (seccomp_profile.c), and the command's cgroups (made by the caller,
+// joined before the command starts).
 //
 // Everything after clone() runs in the child only and uses nothing but system calls and
 // stack buffers: the parent is a multithreaded Swift process, whose locks the child must
@@ -44,6 +45,9 @@ struct child_start {
     int lifeline;
     /// The seccomp program, built before clone (libseccomp allocates; the child may not).
     const struct sock_fprog *seccomp;
+    /// Read end of a pipe: one byte once bake has put the child into the command's cgroups,
+    /// end of file if it could not (-1: no cgroups).
+    int cgroup_ready;
 };
 
 // Set in the child only, from its own copy of memory.
@@ -322,36 +326,43 @@ static void forward(int signal_number) {
 
 /// Closes every descriptor but the ones the command gets and the error pipe: the parent
 /// is multithreaded, and another sandbox's pipes must not live on in this one.
-static void close_other_descriptors(void) {
-    int keep[4] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->error_fd};
+static void close_other_descriptors(int also_keep) {
+#define KEPT 5
+    int keep[KEPT] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->error_fd, also_keep};
     // Sorted, so the gaps between them can be closed as ranges.
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++)
+    for (int i = 0; i < KEPT; i++)
+        for (int j = i + 1; j < KEPT; j++)
             if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
     unsigned int low = 3;
-    for (int i = 0; i <= 4; i++) {
-        unsigned int high = i < 4 ? (unsigned int)keep[i] : ~0U;
-        if (i < 4 && (keep[i] < 0 || (unsigned int)keep[i] < low)) continue;
+    for (int i = 0; i <= KEPT; i++) {
+        unsigned int high = i < KEPT ? (unsigned int)keep[i] : ~0U;
+        if (i < KEPT && (keep[i] < 0 || (unsigned int)keep[i] < low)) continue;
         if (high > low) {
-            unsigned int last = i < 4 ? high - 1 : ~0U;
+            unsigned int last = i < KEPT ? high - 1 : ~0U;
             if (syscall(SYS_close_range, low, last, 0) != 0) {
                 for (unsigned int fd = low; fd <= last && fd < 65536; fd++) close((int)fd);
             }
         }
-        if (i < 4) low = high + 1;
+        if (i < KEPT) low = high + 1;
     }
 }
 
-/// Moves this process into the command's cgroups ("0": the writer itself, whatever its pid
-/// in its new PID namespace). Before any fork, so no process of the command is outside.
-static void join_cgroups(void) {
-    for (int index = 0; index < cfg->cgroup_count; index++) {
-        ssize_t written;
-        do {
-            written = write(cfg->cgroup_fds[index], "0", 1);
-        } while (written < 0 && errno == EINTR);
-        if (written != 1) fail("cannot join the step's cgroup");
+/// Waits until bake has moved this process into the command's cgroups (it does while the
+/// sandbox mounts its file systems: a cgroup migration waits for an RCU grace period, which
+/// would otherwise add milliseconds to every step). Before the command is forked, so no
+/// process of the command is ever outside them.
+static void await_cgroups(int ready) {
+    if (ready < 0) return;
+    char byte;
+    ssize_t count;
+    do {
+        count = read(ready, &byte, 1);
+    } while (count < 0 && errno == EINTR);
+    if (count != 1) {
+        errno = 0;
+        fail("cannot join the step's cgroup");
     }
+    close(ready);
 }
 
 /// Docker's default seccomp profile (seccomp_profile.c), loaded while the init still has
@@ -376,8 +387,7 @@ static int child_main(void *argument) {
         struct pollfd lifeline = {start->lifeline, POLLIN, 0};
         if (poll(&lifeline, 1, 0) > 0) _exit(125);
     }
-    join_cgroups();
-    close_other_descriptors();
+    close_other_descriptors(start->cgroup_ready);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the mounts private");
     if (cfg->mount_dir != NULL && chdir(cfg->mount_dir) != 0) fail_path("cannot enter", cfg->mount_dir);
@@ -406,6 +416,7 @@ static int child_main(void *argument) {
     // A session of its own: no controlling terminal to read keystrokes from or push input
     // into (TIOCSTI), and the terminal's Ctrl-C goes to bake alone, which decides.
     if (setsid() < 0) fail("cannot start a session");
+    await_cgroups(start->cgroup_ready);
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -485,13 +496,21 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     if (stack == MAP_FAILED) return -1;
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (config->new_network) flags |= CLONE_NEWNET;
-    struct child_start start = {config, -1, NULL};
+    struct child_start start = {config, -1, NULL, -1};
     int seccomp_error = bake_seccomp_program(&start.seccomp);
     if (seccomp_error != 0) {
         munmap(stack, stack_size);
         errno = seccomp_error;
         return -1;
     }
+    int ready[2] = {-1, -1};
+    if (config->cgroup_count > 0 && pipe2(ready, O_CLOEXEC) != 0) {
+        int saved = errno;
+        munmap(stack, stack_size);
+        errno = saved;
+        return -1;
+    }
+    start.cgroup_ready = ready[0];
     // On this thread's stack, not in a global: another thread may be starting a sandbox
     // of its own at the same moment.
     start.lifeline = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -499,6 +518,27 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     pid_t pid = clone(child_main, (char *)stack + stack_size, flags, &start);
     int saved = errno;
     if (start.lifeline >= 0) close(start.lifeline);
+    if (ready[0] >= 0) close(ready[0]);
+    if (pid > 0 && ready[1] >= 0) {
+        // The child's pid (as the host sees it) into each cgroup, while it sets itself up;
+        // it forks the command only after the byte below. On failure the pipe just closes
+        // and the child stops with "cannot join the step's cgroup".
+        char digits[24];
+        number(digits, pid);
+        int joined = 1;
+        for (int index = 0; index < config->cgroup_count && joined; index++) {
+            ssize_t written;
+            do {
+                written = write(config->cgroup_fds[index], digits, strlen(digits));
+            } while (written < 0 && errno == EINTR);
+            joined = written == (ssize_t)strlen(digits);
+        }
+        if (joined) {
+            ssize_t ignored = write(ready[1], "1", 1);
+            (void)ignored;
+        }
+    }
+    if (ready[1] >= 0) close(ready[1]);
     munmap(stack, stack_size);
     errno = saved;
     return pid;

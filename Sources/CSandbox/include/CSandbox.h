@@ -40,8 +40,9 @@ struct bake_sandbox_config {
     /// Write end of a close-on-exec pipe: a setup failure is written there as one line.
     int error_fd;
     /// Open (write-only) `cgroup.procs` files of the command's cgroups, one per hierarchy:
-    /// the sandbox's init writes itself into each before it does anything else, so every
-    /// process of the command is counted, limited and killed with the cgroup.
+    /// bake_sandbox_spawn writes the init's pid into each while the init sets up the
+    /// sandbox, and the init forks the command only once it is in, so every process of the
+    /// command is counted, limited and killed with the cgroup.
     const int *cgroup_fds;
     int cgroup_count;
     /// The mount options of the sandbox's /tmp (a tmpfs), e.g. "mode=1777,size=67108864".
