@@ -1,7 +1,9 @@
 // The sandbox a step's commands run in: new mount, PID, UTS and IPC namespaces (and a new
 // network namespace unless the step asks for the network), an overlayfs root made of the
 // image's unpacked layers and a fresh upper dir, /proc, a minimal /dev, tmpfs /tmp, the
-// step's secrets, pivot_root into it, capabilities cut to Docker's default set.
+// step's secrets, pivot_root into it, capabilities cut to Docker's default set, Docker's
+// seccomp profile (seccomp_profile.c), and the command's cgroups (made by the caller,
+// joined before the command starts).
 //
 // Everything after clone() runs in the child only and uses nothing but system calls and
 // stack buffers: the parent is a multithreaded Swift process, whose locks the child must
@@ -9,11 +11,13 @@
 // it, whatever happens to bake; PR_SET_PDEATHSIG takes the sandbox down if bake dies.
 #define _GNU_SOURCE
 #include "CSandbox.h"
+#include "seccomp_profile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -32,10 +36,23 @@
 
 #define PATH_LIMIT 4096
 
+/// What clone() hands the child: every value is the starting thread's own, so sandboxes
+/// started at once from several threads never see each other's (no globals are written
+/// before clone).
+struct child_start {
+    const struct bake_sandbox_config *config;
+    /// A pidfd of bake, opened before clone(): readable once bake is gone (-1: none).
+    int lifeline;
+    /// The seccomp program, built before clone (libseccomp allocates; the child may not).
+    const struct sock_fprog *seccomp;
+    /// Read end of a pipe: one byte once bake has put the child into the command's cgroups,
+    /// end of file if it could not (-1: no cgroups).
+    int cgroup_ready;
+};
+
+// Set in the child only, from its own copy of memory.
 static const struct bake_sandbox_config *cfg;
 static volatile pid_t command_pid;
-/// A pidfd of bake, opened before clone(): readable once bake is gone.
-static int bake_pidfd = -1;
 
 // --- tiny string helpers (no stdio, no malloc) ---
 
@@ -309,37 +326,68 @@ static void forward(int signal_number) {
 
 /// Closes every descriptor but the ones the command gets and the error pipe: the parent
 /// is multithreaded, and another sandbox's pipes must not live on in this one.
-static void close_other_descriptors(void) {
-    int keep[4] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->error_fd};
+static void close_other_descriptors(int also_keep) {
+#define KEPT 5
+    int keep[KEPT] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->error_fd, also_keep};
     // Sorted, so the gaps between them can be closed as ranges.
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++)
+    for (int i = 0; i < KEPT; i++)
+        for (int j = i + 1; j < KEPT; j++)
             if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
     unsigned int low = 3;
-    for (int i = 0; i <= 4; i++) {
-        unsigned int high = i < 4 ? (unsigned int)keep[i] : ~0U;
-        if (i < 4 && (keep[i] < 0 || (unsigned int)keep[i] < low)) continue;
+    for (int i = 0; i <= KEPT; i++) {
+        unsigned int high = i < KEPT ? (unsigned int)keep[i] : ~0U;
+        if (i < KEPT && (keep[i] < 0 || (unsigned int)keep[i] < low)) continue;
         if (high > low) {
-            unsigned int last = i < 4 ? high - 1 : ~0U;
+            unsigned int last = i < KEPT ? high - 1 : ~0U;
             if (syscall(SYS_close_range, low, last, 0) != 0) {
                 for (unsigned int fd = low; fd <= last && fd < 65536; fd++) close((int)fd);
             }
         }
-        if (i < 4) low = high + 1;
+        if (i < KEPT) low = high + 1;
     }
 }
 
+/// Waits until bake has moved this process into the command's cgroups (it does while the
+/// sandbox mounts its file systems: a cgroup migration waits for an RCU grace period, which
+/// would otherwise add milliseconds to every step). Before the command is forked, so no
+/// process of the command is ever outside them.
+static void await_cgroups(int ready) {
+    if (ready < 0) return;
+    char byte;
+    ssize_t count;
+    do {
+        count = read(ready, &byte, 1);
+    } while (count < 0 && errno == EINTR);
+    if (count != 1) {
+        errno = 0;
+        fail("cannot join the step's cgroup");
+    }
+    close(ready);
+}
+
+/// Docker's default seccomp profile (seccomp_profile.c), loaded while the init still has
+/// CAP_SYS_ADMIN (so without no_new_privs: setuid programs keep working). Every process of
+/// the command inherits it.
+static void install_seccomp(const struct sock_fprog *program) {
+    if (program == NULL) {
+        errno = 0;
+        fail("the seccomp filter is missing");
+    }
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0) != 0) fail("cannot install the seccomp filter");
+}
+
 static int child_main(void *argument) {
-    cfg = argument;
+    const struct child_start *start = argument;
+    cfg = start->config;
     // Die with bake, whatever kills it.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     // bake may have died before PDEATHSIG was armed (getppid() is 0 in a new PID namespace,
     // so ask bake's pidfd instead).
-    if (bake_pidfd >= 0) {
-        struct pollfd lifeline = {bake_pidfd, POLLIN, 0};
+    if (start->lifeline >= 0) {
+        struct pollfd lifeline = {start->lifeline, POLLIN, 0};
         if (poll(&lifeline, 1, 0) > 0) _exit(125);
     }
-    close_other_descriptors();
+    close_other_descriptors(start->cgroup_ready);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the mounts private");
     if (cfg->mount_dir != NULL && chdir(cfg->mount_dir) != 0) fail_path("cannot enter", cfg->mount_dir);
@@ -350,7 +398,7 @@ static int child_main(void *argument) {
     mount_at("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     guard_proc();
     make_dev();
-    mount_at("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    mount_at("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, cfg->tmp_options != NULL ? cfg->tmp_options : "mode=1777");
     make_secrets();
     bind_resolv_conf();
     if (sethostname(cfg->hostname, strlen(cfg->hostname)) != 0) fail("cannot set the hostname");
@@ -362,11 +410,13 @@ static int child_main(void *argument) {
     if (umount2(".", MNT_DETACH) != 0) fail("cannot detach the host's root");
     if (chdir("/") != 0) fail("cannot enter /");
     drop_capabilities();
+    install_seccomp(start->seccomp);
     if (cfg->workdir != NULL && cfg->workdir[0] != 0 && chdir(cfg->workdir) != 0) fail_path("cannot enter the working directory", cfg->workdir);
 
     // A session of its own: no controlling terminal to read keystrokes from or push input
     // into (TIOCSTI), and the terminal's Ctrl-C goes to bake alone, which decides.
     if (setsid() < 0) fail("cannot start a session");
+    await_cgroups(start->cgroup_ready);
 
     sigset_t all, previous;
     sigfillset(&all);
@@ -446,14 +496,49 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     if (stack == MAP_FAILED) return -1;
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
     if (config->new_network) flags |= CLONE_NEWNET;
-    // bake_pidfd is read by the child only: each child has its own copy of memory, so
-    // sandboxes started at once from several threads each see the value set for them.
-    int lifeline = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    bake_pidfd = lifeline;
-    // No CLONE_VM: the child gets its own copy of memory, config included.
-    pid_t pid = clone(child_main, (char *)stack + stack_size, flags, (void *)config);
+    struct child_start start = {config, -1, NULL, -1};
+    int seccomp_error = bake_seccomp_program(&start.seccomp);
+    if (seccomp_error != 0) {
+        munmap(stack, stack_size);
+        errno = seccomp_error;
+        return -1;
+    }
+    int ready[2] = {-1, -1};
+    if (config->cgroup_count > 0 && pipe2(ready, O_CLOEXEC) != 0) {
+        int saved = errno;
+        munmap(stack, stack_size);
+        errno = saved;
+        return -1;
+    }
+    start.cgroup_ready = ready[0];
+    // On this thread's stack, not in a global: another thread may be starting a sandbox
+    // of its own at the same moment.
+    start.lifeline = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    // No CLONE_VM: the child gets its own copy of memory, `start` and config included.
+    pid_t pid = clone(child_main, (char *)stack + stack_size, flags, &start);
     int saved = errno;
-    if (lifeline >= 0) close(lifeline);
+    if (start.lifeline >= 0) close(start.lifeline);
+    if (ready[0] >= 0) close(ready[0]);
+    if (pid > 0 && ready[1] >= 0) {
+        // The child's pid (as the host sees it) into each cgroup, while it sets itself up;
+        // it forks the command only after the byte below. On failure the pipe just closes
+        // and the child stops with "cannot join the step's cgroup".
+        char digits[24];
+        number(digits, pid);
+        int joined = 1;
+        for (int index = 0; index < config->cgroup_count && joined; index++) {
+            ssize_t written;
+            do {
+                written = write(config->cgroup_fds[index], digits, strlen(digits));
+            } while (written < 0 && errno == EINTR);
+            joined = written == (ssize_t)strlen(digits);
+        }
+        if (joined) {
+            ssize_t ignored = write(ready[1], "1", 1);
+            (void)ignored;
+        }
+    }
+    if (ready[1] >= 0) close(ready[1]);
     munmap(stack, stack_size);
     errno = saved;
     return pid;
@@ -535,6 +620,11 @@ int bake_sandbox_wait(pid_t pid, int *status) {
 }
 
 int bake_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int bake_seccomp_status(void) {
+    const struct sock_fprog *program;
+    return bake_seccomp_program(&program);
+}
 
 // --- a bake process in a changed environment (bake verify) ---
 

@@ -16,6 +16,8 @@ public enum PipelineError: BakeError, Sendable {
     case stepInput(image: String, what: String, location: SourceLocation, message: String)
     /// A step's or check's command exited with a non-zero status.
     case commandFailed(image: String, what: String, location: SourceLocation, status: Int32, output: [String])
+    /// A step's or check's command ran into its memory or process limit.
+    case limitReached(image: String, what: String, location: SourceLocation, limit: LimitHit)
     /// Something that is not the user's input failed (the store, the file system).
     case failed(String)
     /// `--locked`: an image came out different from bake.lock.
@@ -27,7 +29,7 @@ public enum PipelineError: BakeError, Sendable {
     public var exitStatus: BakeExitStatus {
         switch self {
         case .invalidStageFiles, .badInput, .stepInput: return .badInput
-        case .stepFailed, .commandFailed, .failed, .lockMismatch: return .failure
+        case .stepFailed, .commandFailed, .limitReached, .failed, .lockMismatch: return .failure
         }
     }
 
@@ -45,6 +47,8 @@ public enum PipelineError: BakeError, Sendable {
             var text = "\(image) differs from bake.lock (--locked): \(differences.first ?? "")"
             for more in differences.dropFirst().prefix(20) { text += "\n  \(more)" }
             return text + "\nbuild without --locked to accept the new result into bake.lock, or run 'bake verify \(image)' to find the cause"
+        case .limitReached(let image, let what, let location, let limit):
+            return "\(location): \(what) of \(image) \(limit)"
         case .commandFailed(let image, let what, let location, let status, let output):
             return "\(location): \(what) of \(image) failed: \(ProvisionersError.commandFailed(status: status, output: output))"
         }

@@ -17,13 +17,16 @@ public enum ProvisionersError: BakeError, Sendable {
     case commandFailed(status: Int32, output: [String])
     /// A base could not be made or imported, for a reason that is not the user's input.
     case baseFailed(String)
+    /// A command ran into its memory or process limit. (The walker names the stage file's
+    /// line, the image and the step or check.)
+    case limitReached(LimitHit)
 
     public var exitStatus: BakeExitStatus {
         switch self {
         case .interrupted: return .interrupted
         // The user can fix it by installing the tool: bad input, as for a missing file.
         case .missingTool: return .badInput
-        case .sandbox, .toolFailed, .commandFailed, .baseFailed: return .failure
+        case .sandbox, .toolFailed, .commandFailed, .baseFailed, .limitReached: return .failure
         }
     }
 
@@ -46,6 +49,8 @@ public enum ProvisionersError: BakeError, Sendable {
             return text
         case .baseFailed(let message):
             return message
+        case .limitReached(let hit):
+            return "the command \(hit)"
         }
     }
 }

@@ -123,6 +123,33 @@ import Provisioners
          "images/app/stage.yaml:4:9: 'to: /srv/.wh..wh..opq/' has a name starting with '.wh.', which OCI reserves for deletions; choose another name"),
         ("from: {debain: {suite: bookworm}}\n",
          "images/app/stage.yaml:1:8: unknown key 'debain' in 'from'; did you mean 'debian'?"),
+        // Issue 13: the id setresuid reads as "unchanged" would leave a command root.
+        ("from: scratch\nsteps:\n  - run: id\n    user: \"4294967295\"\n",
+         "images/app/stage.yaml:4:11: 'user: 4294967295' uses the id 4294967295, which the kernel reads as \"unchanged\" (the command would run as root); use another id"),
+        ("from: scratch\nsteps:\n  - run: id\n    user: \"1000:4294967295\"\n",
+         "images/app/stage.yaml:4:11: 'user: 1000:4294967295' uses the id 4294967295, which the kernel reads as \"unchanged\" (the command would run as root); use another id"),
+        ("from: scratch\nchecks:\n  - run: id\n    user: \"4294967295:0\"\n",
+         "images/app/stage.yaml:4:11: 'user: 4294967295:0' uses the id 4294967295, which the kernel reads as \"unchanged\" (the command would run as root); use another id"),
+        ("from: scratch\nconfig:\n  user: \"4294967295\"\n",
+         "images/app/stage.yaml:3:9: 'user: 4294967295' uses the id 4294967295, which the kernel reads as \"unchanged\" (the command would run as root); use another id"),
+        ("from: scratch\nsteps:\n  - copy: site/\n    to: /srv/\n    owner: \"4294967295\"\n",
+         "images/app/stage.yaml:5:12: 'owner: 4294967295' uses the id 4294967295, which the kernel reads as \"unchanged\" (the command would run as root); use another id"),
+        ("from: scratch\nsteps:\n  - run: id\n    user: \"a:b:c\"\n",
+         "images/app/stage.yaml:4:11: 'user: a:b:c' is not a user, uid, user:group or uid:gid (like \"app\", \"1000\" or \"app:www\")"),
+        ("from: scratch\nsteps:\n  - run: make\n    limits: {memory: lots}\n",
+         "images/app/stage.yaml:4:22: 'memory: lots' is not a size like 512M or 2G (bytes, or a number with K, M, G or T)"),
+        ("from: scratch\nsteps:\n  - run: make\n    limits: {memory: 1M}\n",
+         "images/app/stage.yaml:4:22: 'memory: 1M' is below the smallest memory limit, 4 MiB"),
+        ("from: scratch\nsteps:\n  - run: make\n    limits: {pids: 2}\n",
+         "images/app/stage.yaml:4:20: 'pids: 2' is not a number of processes from 8 to 4194304"),
+        ("from: scratch\nsteps:\n  - run: make\n    limits: {cpu: 2}\n",
+         "images/app/stage.yaml:4:14: unknown key 'cpu' in 'limits'; it takes memory and pids"),
+        ("from: scratch\nsteps:\n  - run: make\n    limits: 2G\n",
+         "images/app/stage.yaml:4:13: 'limits' must be a mapping like {memory: 2G, pids: 1024}, not '2G'"),
+        ("from: scratch\nchecks:\n  - run: make\n    limits: {pids: many}\n",
+         "images/app/stage.yaml:4:20: 'pids: many' is not a number of processes from 8 to 4194304"),
+        ("from: scratch\nsteps:\n  - copy: site/\n    to: /srv/\n    limits: {pids: 10}\n",
+         "images/app/stage.yaml:5:5: unknown key 'limits' in a copy step"),
     ]
 
     @Test(arguments: cases)
@@ -225,9 +252,9 @@ import Provisioners
         let app = try #require(project.stages["app"])
         #expect(app.base.parentImage == "base")
         #expect(app.steps.map(\.kind) == ["copy", "copy", "run", "apt", "remove"])
-        #expect(app.steps[0].provisioner as? CopyStep == CopyStep(source: "site/", to: "/srv/app/", mode: 0o640, owner: OwnerSpec(user: .name("app"), group: .name("app"))))
-        #expect(app.steps[1].provisioner as? CopyStep == CopyStep(source: "boot.sh", to: "/usr/local/bin/boot", mode: nil, owner: OwnerSpec(user: .id(1000), group: nil)))
-        #expect(app.steps[2].provisioner as? RunStep == RunStep(script: "echo one\necho two\n", network: true, secrets: ["vault_token", "npm.token"], user: "app"))
+        #expect(app.steps[0].provisioner as? CopyStep == CopyStep(source: "site/", to: "/srv/app/", mode: 0o640, owner: UserSpec(user: .name("app"), group: .name("app"))))
+        #expect(app.steps[1].provisioner as? CopyStep == CopyStep(source: "boot.sh", to: "/usr/local/bin/boot", mode: nil, owner: UserSpec(user: .id(1000), group: nil)))
+        #expect(app.steps[2].provisioner as? RunStep == RunStep(script: "echo one\necho two\n", network: true, secrets: ["vault_token", "npm.token"], user: UserSpec(user: .name("app"))))
         #expect(app.steps[3].provisioner as? AptStep == AptStep(packages: ["nginx", "curl=7.88.1-10+deb12u5"]))
         #expect(app.steps[4].location.description == "images/app/stage.yaml:18:5")
         #expect(app.config.env.map(\.0) == ["APP_ENV", "PORT", "REMOVED"])
@@ -236,7 +263,30 @@ import Provisioners
         #expect(app.config.ports == ["8080/tcp", "53/udp"])
         #expect(app.config.stopSignal == "SIGTERM")
         #expect(app.checks.count == 2)
-        #expect(app.checks[1].user == "app")
+        #expect(app.checks[1].user == UserSpec(user: .name("app")))
+    }
+
+    @Test func limitsOfRunStepsAndChecksAreRead() throws {
+        let fixture = try ProjectFixture([
+            "images/app/stage.yaml": """
+                from: scratch
+                steps:
+                  - run: make
+                    limits: {memory: 2G, pids: 1024}
+                  - run: make test
+                checks:
+                  - run: "true"
+                    limits: {memory: 512M}
+
+                """,
+        ])
+        let app = try #require(try fixture.load().stages["app"])
+        let first = try #require(app.steps[0].provisioner as? RunStep)
+        #expect(first.limits == ResourceLimits(memory: 2 << 30, processes: 1024))
+        #expect((app.steps[1].provisioner as? RunStep)?.limits == ResourceLimits())
+        #expect(app.checks[0].limits == ResourceLimits(memory: 512 << 20))
+        // Not in the step's spec, so not in its cache key.
+        #expect(first.spec == RunStep(script: "make").spec)
     }
 
     @Test func aRegistryBaseMustNameItsHost() throws {

@@ -39,9 +39,22 @@ struct bake_sandbox_config {
     int stderr_fd;
     /// Write end of a close-on-exec pipe: a setup failure is written there as one line.
     int error_fd;
+    /// Open (write-only) `cgroup.procs` files of the command's cgroups, one per hierarchy:
+    /// bake_sandbox_spawn writes the init's pid into each while the init sets up the
+    /// sandbox, and the init forks the command only once it is in, so every process of the
+    /// command is counted, limited and killed with the cgroup.
+    const int *cgroup_fds;
+    int cgroup_count;
+    /// The mount options of the sandbox's /tmp (a tmpfs), e.g. "mode=1777,size=67108864".
+    const char *tmp_options;
 };
 
-/// Starts the sandbox: returns the pid of its init (the caller waits for it with waitpid;
+/// 0 when the seccomp filter of sandboxes is ready (it is built once per process, by
+/// libseccomp), or an errno value saying why it cannot be built; a sandbox never starts
+/// without it.
+int bake_seccomp_status(void);
+
+/// Starts the sandbox (with the seccomp filter, see bake_seccomp_status): returns the pid of its init (the caller waits for it with waitpid;
 /// its exit status is the command's: 0-255, or 128+signal), or -1 with errno.
 pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config);
 

@@ -14,7 +14,7 @@ public final class BlobIngest {
 
     init(store: ContentStore) throws {
         self.store = store
-        try FileSystem.createDirectory(store.temporaryPath)
+        try store.createTemporaryFolder()
         // Blobs are content; their file mode (0644) is fixed whatever the umask.
         file = try FileSystem.makeTemporaryFile(in: store.temporaryPath, prefix: "blob")
         temporaryPath = file.path

@@ -40,8 +40,8 @@ public final class ContentStore: Sendable {
 
     /// Creates the store's folders and layout files if they are missing.
     public func create() throws {
+        try createTemporaryFolder()
         try FileSystem.createDirectory(blobsPath)
-        try FileSystem.createDirectory(temporaryPath)
         let layoutFile = layoutPath + "/oci-layout"
         if try FileSystem.lstatIfExists(layoutFile) == nil {
             try writeAtomically(layoutFile, CanonicalJSON.encode(ImageLayoutFile()))
@@ -67,7 +67,7 @@ public final class ContentStore: Sendable {
 
     /// Locks the store (creating its folder if needed); see `StoreLock`.
     public func lock(exclusive: Bool, onWait: () -> Void) throws -> StoreLock {
-        try FileSystem.createDirectory(root)
+        try createRoot()
         return try StoreLock(path: lockPath, exclusive: exclusive, onWait: onWait)
     }
 
@@ -209,9 +209,36 @@ public final class ContentStore: Sendable {
         return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count), annotations: annotations)
     }
 
+    /// Makes the store's folder, mode 0700: the scratch folders of steps, checks, runs and
+    /// imports are inside it, and no other user of the host may enter them. A store an older
+    /// bake made open to others is closed.
+    public func createRoot() throws {
+        try FileSystem.createDirectory(FileSystem.parent(of: root))
+        try Self.createPrivateFolder(root)
+    }
+
+    /// Makes the store's temporary folder (and the store's folder), each mode 0700: it holds
+    /// the upper dirs of running steps.
+    public func createTemporaryFolder() throws {
+        try createRoot()
+        try Self.createPrivateFolder(temporaryPath)
+    }
+
+    /// mkdir with mode 0700 (the umask can only take bits away), or an existing folder
+    /// closed to group and others.
+    static func createPrivateFolder(_ path: String) throws {
+        if mkdir(path, 0o700) == 0 { return }
+        guard errno == EEXIST else { throw LayersError.system(operation: "create folder", path: path, errno: errno) }
+        let status = try FileSystem.statPath(path)
+        guard status.kind == .directory else { throw LayersError.system(operation: "create folder", path: path, errno: EEXIST) }
+        if status.permissions & 0o077 != 0, chmod(path, mode_t(status.permissions & 0o700)) != 0 {
+            throw LayersError.system(operation: "chmod", path: path, errno: errno)
+        }
+    }
+
     /// Writes a small file of the store atomically, through the store's temporary folder.
     public func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
-        try FileSystem.createDirectory(temporaryPath)
+        try createTemporaryFolder()
         journalWillWrite(path)
         try FileSystem.replaceAtomically(path, temporaryFolder: temporaryPath) { file in
             try bytes.withUnsafeBytes { try file.writeAll($0) }

@@ -76,7 +76,7 @@ extension ContentStore {
     /// Starts recording what is written to the store (call under the exclusive lock, after
     /// the store's own folders and layout files exist: those stay).
     public func beginJournal() throws {
-        try FileSystem.createDirectory(temporaryPath)
+        try createTemporaryFolder()
         let recording = StoreJournal(temporaryPath: temporaryPath, folders: storeFolders())
         journal.withLock { $0 = recording }
     }

@@ -14,7 +14,7 @@ struct ImageChecks {
     /// the image or its checks change.
     static func digest(_ stage: Stage) -> Digest? {
         guard !stage.checks.isEmpty else { return nil }
-        let text = stage.checks.map { "\($0.user ?? "")\u{0}\($0.script)" }.joined(separator: "\u{1}")
+        let text = stage.checks.map { "\($0.user?.description ?? "")\u{0}\($0.script)" }.joined(separator: "\u{1}")
         return Digest.sha256(Array(text.utf8))
     }
 
@@ -28,12 +28,13 @@ struct ImageChecks {
             reporter.report(.checkStarted(image: stage.name, check: index + 1, of: stage.checks.count,
                                           summary: check.script.split(separator: "\n").first.map(String.init) ?? ""))
             do {
-                let account = try ImageUsers(store: store, tree: tree, layers: stack.layers).account(check.user ?? container?.user)
+                let users = ImageUsers(store: store, tree: tree, layers: stack.layers)
+                let account = try check.user.map(users.account) ?? users.account(configUser: container?.user)
                 try ShellScript.requireShell(in: tree)
                 let script = ShellScript(
                     script: check.script, account: account,
                     environment: SandboxEnvironment.make(image: container?.env ?? [], home: account.home, epoch: epoch),
-                    workdir: container?.workingDir ?? "/")
+                    workdir: container?.workingDir ?? "/", limits: check.limits)
                 let machine = try machines.machine(on: stack)
                 defer { machine.discard() }
                 let reporter = self.reporter
@@ -42,6 +43,8 @@ struct ImageChecks {
                 }
             } catch let error as InputError {
                 throw PipelineError.stepInput(image: stage.name, what: what, location: check.location, message: error.message)
+            } catch ProvisionersError.limitReached(let hit) {
+                throw PipelineError.limitReached(image: stage.name, what: what, location: check.location, limit: hit)
             } catch ProvisionersError.commandFailed(let status, let output) {
                 throw PipelineError.commandFailed(image: stage.name, what: what, location: check.location, status: status, output: output)
             } catch let error as ProvisionersError {

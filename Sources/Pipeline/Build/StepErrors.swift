@@ -21,6 +21,8 @@ enum StepErrors {
             return PipelineError.stepInput(image: image, what: what, location: location, message: input.message)
         case ProvisionersError.commandFailed(let status, let output):
             return PipelineError.commandFailed(image: image, what: what, location: location, status: status, output: output)
+        case ProvisionersError.limitReached(let hit):
+            return PipelineError.limitReached(image: image, what: what, location: location, limit: hit)
         case ProvisionersError.interrupted, is PipelineError:
             return error
         default:

@@ -7,7 +7,9 @@ import Provisioners
 /// workdir and user, on the host's network, in a sandbox whose changes are discarded.
 public enum ImageRunner {
     /// Runs the image and returns the command's exit status. The terminal is the command's.
-    public static func run(_ name: String, command: [String], environment extra: [String], workspace: Workspace) throws -> Int32 {
+    public static func run(
+        _ name: String, command: [String], environment extra: [String], limits: ResourceLimits = ResourceLimits(), workspace: Workspace
+    ) throws -> Int32 {
         try workspace.requireStore()
         let store = workspace.store
         let unpacked = UnpackedLayers(store: store)
@@ -40,7 +42,7 @@ public enum ImageRunner {
         }
         let account: ImageUsers.Account
         do {
-            account = try ImageUsers(store: store, tree: tree, layers: layers).account(container.user)
+            account = try ImageUsers(store: store, tree: tree, layers: layers).account(configUser: container.user)
         } catch let error as InputError {
             throw PipelineError.badInput(error.message)
         }
@@ -64,10 +66,14 @@ public enum ImageRunner {
         }
 
         Interrupts.installForRun()
+        // The command may change the terminal's settings (`stty raw -echo`, a TUI that dies):
+        // they are put back when it ends, however it ends.
+        let terminal = TerminalSettings.save()
+        defer { terminal?.restore() }
         do {
             return try machine.run(
                 Command(arguments: arguments, environment: environment, workingDirectory: container.workingDir ?? "/",
-                        user: account.identity, network: true),
+                        user: account.identity, network: true, limits: limits),
                 output: .inherit)
         } catch ProvisionersError.interrupted {
             return 130

@@ -37,7 +37,7 @@ struct StageFileParser {
     /// The step kinds. A new kind is one file in Provisioners/Steps and one entry here.
     static let stepTable: [StepKind] = [
         StepKind(CopyStep.self, keys: ["to", "mode", "owner"]) { $0.parseCopy($1, fields: $2, stepNode: $3) },
-        StepKind(RunStep.self, keys: ["network", "secrets", "user"]) { parser, value, fields, _ in parser.parseRun(value, fields: fields) },
+        StepKind(RunStep.self, keys: ["network", "secrets", "user", "limits"]) { parser, value, fields, _ in parser.parseRun(value, fields: fields) },
         StepKind(AptStep.self, keys: []) { parser, value, _, _ in parser.packageList(value, allowEmpty: false).map(AptStep.init(packages:)) },
         StepKind(RemoveStep.self, keys: []) { parser, value, _, _ in parser.pathList(value).map(RemoveStep.init(paths:)) },
     ]
@@ -70,7 +70,8 @@ struct StageFileParser {
         "debootstrap", "standard",
     ]
     static let configKeys = ["env", "workdir", "user", "entrypoint", "cmd", "ports", "labels", "stopSignal"]
-    static let checkKeys = ["run", "user"]
+    static let checkKeys = ["run", "user", "limits"]
+    static let limitKeys = ["memory", "pids"]
 
     init(name: String, directory: String, file: String) {
         self.name = name
@@ -300,7 +301,7 @@ struct StageFileParser {
             mode = parseMode(field.value)
             if mode == nil { ok = false }
         }
-        var owner: OwnerSpec?
+        var owner: UserSpec?
         if let field = fields["owner"] {
             owner = parseOwner(field.value)
             if owner == nil { ok = false }
@@ -372,25 +373,67 @@ struct StageFileParser {
         return value
     }
 
-    private mutating func parseOwner(_ node: Node) -> OwnerSpec? {
+    private mutating func parseOwner(_ node: Node) -> UserSpec? {
         guard let value = text(node, "'owner' must be uid:gid or user:group, like \"1000:1000\" or \"app:app\"") else { return nil }
-        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let user = ownerPart(parts[0]), parts.count == 1 || ownerPart(parts[1]) != nil else {
+        do {
+            return try UserSpec(parsing: value)
+        } catch .reservedID {
+            fail(node, UserSpec.reservedMessage("owner: \(value)"))
+        } catch {
             fail(node, "'owner: \(value)' is not uid:gid or user:group (like \"1000:1000\" or \"app:app\")")
-            return nil
         }
-        return OwnerSpec(user: user, group: parts.count == 2 ? ownerPart(parts[1]) : nil)
+        return nil
     }
 
-    private func ownerPart(_ text: Substring) -> OwnerSpec.Part? {
-        if !text.isEmpty, text.allSatisfy(\.isNumber) {
-            guard let id = UInt32(text), id < UInt32.max else { return nil }
-            return .id(id)
+    /// `user:` of a run step, a check or the config: a user, uid, user:group or uid:gid,
+    /// never the id 4294967295 (the kernel's "unchanged"); nil after a diagnostic.
+    private mutating func parseUser(_ node: Node) -> UserSpec? {
+        guard let value = text(node, "'user' must be a user, uid, user:group or uid:gid") else { return nil }
+        // As for a run step: an empty user is a mistake, not "the image's user".
+        guard !value.isEmpty else {
+            fail(node, "'user' is empty")
+            return nil
         }
-        guard let first = text.first, first.isASCII, first.isLetter || first == "_", text.count <= 32,
-              text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-$".contains($0)) })
-        else { return nil }
-        return .name(String(text))
+        guard noNUL(value, node: node, what: "'user'") else { return nil }
+        do {
+            return try UserSpec(parsing: value)
+        } catch .reservedID {
+            fail(node, UserSpec.reservedMessage("user: \(value)"))
+        } catch {
+            fail(node, "'user: \(value)' is not a user, uid, user:group or uid:gid (like \"app\", \"1000\" or \"app:www\")")
+        }
+        return nil
+    }
+
+    /// `limits: {memory: 2G, pids: 1024}` of a run step or a check; nil after a diagnostic.
+    private mutating func parseLimits(_ node: Node) -> ResourceLimits? {
+        guard let pairs = mapping(node, "'limits' must be a mapping like {memory: 2G, pids: 1024}") else { return nil }
+        var limits = ResourceLimits()
+        var ok = true
+        for pair in pairs {
+            guard Self.limitKeys.contains(pair.key) else {
+                fail(pair.keyNode, "unknown key '\(pair.key)' in 'limits'; it takes memory and pids")
+                ok = false
+                continue
+            }
+            guard let value = text(pair.value, "'\(pair.key)' in 'limits' must be \(pair.key == "memory" ? "a size like 2G" : "a number of processes")") else {
+                ok = false
+                continue
+            }
+            do {
+                if pair.key == "memory" {
+                    limits.memory = try ResourceLimits.memory(parsing: value, shown: "memory: \(value)")
+                } else {
+                    limits.processes = try ResourceLimits.processes(parsing: value, shown: "pids: \(value)")
+                }
+            } catch let error as InputError {
+                fail(pair.value, error.message)
+                ok = false
+            } catch {
+                ok = false
+            }
+        }
+        return ok ? limits : nil
     }
 
     fileprivate mutating func parseRun(_ node: Node, fields: [String: KeyValue]) -> RunStep? {
@@ -415,11 +458,18 @@ struct StageFileParser {
                 }
             }
         }
-        var user: String?
-        if let field = fields["user"], let value = text(field.value, "'user' must be a user name or uid") {
-            if value.isEmpty { fail(field.value, "'user' is empty") } else if noNUL(value, node: field.value, what: "'user'") { user = value }
+        var ok = true
+        var user: UserSpec?
+        if let field = fields["user"] {
+            user = parseUser(field.value)
+            if user == nil { ok = false }
         }
-        return RunStep(script: script, network: network, secrets: secrets, user: user)
+        var limits = ResourceLimits()
+        if let field = fields["limits"] {
+            if let parsed = parseLimits(field.value) { limits = parsed } else { ok = false }
+        }
+        guard ok else { return nil }
+        return RunStep(script: script, network: network, secrets: secrets, user: user, limits: limits)
     }
 
     fileprivate mutating func packageList(_ node: Node, allowEmpty: Bool) -> [String]? {
@@ -500,10 +550,8 @@ struct StageFileParser {
                     }
                 }
             case "user":
-                if let value = text(pair.value, "'user' must be a user, uid, user:group or uid:gid"), !value.isEmpty,
-                   noNUL(value, node: pair.value, what: "'user'") {
-                    patch.user = value
-                }
+                if case .scalar(let scalar) = pair.value, !isNull(pair.value), scalar.string.isEmpty { continue }
+                if parseUser(pair.value) != nil, case .scalar(let scalar) = pair.value { patch.user = scalar.string }
             case "entrypoint", "cmd":
                 let example = pair.key == "entrypoint" ? "[/usr/local/bin/boot]" : "[nginx, -g, daemon off;]"
                 guard let items = sequence(pair.value, "'\(pair.key)' must be a list, like \(example); use [] for none") else { continue }
@@ -579,12 +627,18 @@ struct StageFileParser {
             return nil
         }
         guard noNUL(script, node: run.value, what: "the script of a check") else { return nil }
-        var user: String?
-        if let field = fields["user"], let value = text(field.value, "'user' must be a user name or uid") {
-            // As for a run step: an empty user is a mistake, not "the image's user".
-            if value.isEmpty { fail(field.value, "'user' is empty") } else if noNUL(value, node: field.value, what: "'user'") { user = value }
+        var ok = true
+        var user: UserSpec?
+        if let field = fields["user"] {
+            user = parseUser(field.value)
+            if user == nil { ok = false }
         }
-        return Check(script: script, user: user, location: location(of: run.keyNode))
+        var limits = ResourceLimits()
+        if let field = fields["limits"] {
+            if let parsed = parseLimits(field.value) { limits = parsed } else { ok = false }
+        }
+        guard ok else { return nil }
+        return Check(script: script, user: user, limits: limits, location: location(of: run.keyNode))
     }
 
     // MARK: - Node helpers

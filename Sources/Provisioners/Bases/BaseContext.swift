@@ -40,7 +40,7 @@ public struct BaseContext {
 
     /// A fresh folder of the store's temporary area; the caller removes it.
     func workFolder(_ prefix: String) throws -> String {
-        try FileSystem.createDirectory(store.temporaryPath)
+        try store.createTemporaryFolder()
         return try FileSystem.makeTemporaryDirectory(in: store.temporaryPath, prefix: prefix)
     }
 }

@@ -18,7 +18,7 @@ public struct BaseLayerContext {
 
     /// A fresh folder of the store's temporary area; the caller removes it.
     public func workFolder(_ prefix: String) throws -> String {
-        try FileSystem.createDirectory(store.temporaryPath)
+        try store.createTemporaryFolder()
         return try FileSystem.makeTemporaryDirectory(in: store.temporaryPath, prefix: prefix)
     }
 

@@ -16,10 +16,12 @@ public struct Command: Sendable {
     public var secrets: [Secret]
     /// umask of the command.
     public var umask: UInt32
+    /// The memory and processes it may use (defaults: `ResourceLimits`).
+    public var limits: ResourceLimits
 
     public init(
         arguments: [String], environment: [String], workingDirectory: String = "/", user: UserIdentity = .root,
-        network: Bool = false, secrets: [Secret] = [], umask: UInt32 = 0o022
+        network: Bool = false, secrets: [Secret] = [], umask: UInt32 = 0o022, limits: ResourceLimits = ResourceLimits()
     ) {
         self.arguments = arguments
         self.environment = environment
@@ -28,6 +30,7 @@ public struct Command: Sendable {
         self.network = network
         self.secrets = secrets
         self.umask = umask
+        self.limits = limits
     }
 }
 

@@ -13,15 +13,27 @@ public final class OverlayMachine: Machine {
     public let scratch: String
     let hostname: String
     private var discarded = false
+    /// The cgroup folders of the last command run (gone once it ended), for tests.
+    private(set) var lastCgroups: [String] = []
 
     /// `lowers` are the lower dirs, top layer first; a folder given more than once (an
     /// image whose steps made identical layers) is passed once, at its topmost place.
-    /// `scratch` must not exist yet; the upper and work dirs and the mount point are made
-    /// inside it.
+    /// `scratch` must not exist yet or be an empty folder of mode 0700; the upper and work
+    /// dirs and the mount point are made inside it.
     public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
         self.lowers = lowers
         self.scratch = scratch
         self.hostname = hostname
+        // 0700 from the start (mkdir's mode only loses bits to the umask): while a step runs,
+        // its upper dir holds whatever it made (a setuid root file, a device node), which no
+        // other user of the host may reach.
+        guard mkdir(scratch, 0o700) == 0 || errno == EEXIST else {
+            throw LayersError.system(operation: "create folder", path: scratch, errno: errno)
+        }
+        let status = try FileSystem.lstatPath(scratch)
+        guard status.kind == .directory, status.permissions & 0o077 == 0 else {
+            throw LayersError.store("the scratch folder \(scratch) must be a folder only its owner can enter")
+        }
         for folder in [upper, work, root, empty] {
             try FileSystem.createDirectory(folder, mode: 0o755)
             // The upper dir is the sandbox's `/`: 0755 whatever bake's umask, or a step run
@@ -66,15 +78,35 @@ public final class OverlayMachine: Machine {
     }
 
     /// Removes the sandbox's mount points from the upper dir when the image below had none.
+    /// Each is reached from the upper dir one folder at a time (`openat` with `O_NOFOLLOW`)
+    /// and removed with `unlinkat`: a step that made `/etc` or `/run` a symlink to a host
+    /// folder leads nowhere, and nothing outside the upper dir is ever removed.
     static func removeMountPoints(upper: String, below tree: ImageFilesystem) {
+        let top = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard top >= 0 else { return }
+        defer { close(top) }
         for point in mountPoints {
             guard let path = try? RelativePath(point), tree.entry(at: path) == nil else { continue }
-            let host = upper + "/" + point
-            guard let status = try? FileSystem.lstatIfExists(host) else { continue }
-            if status.kind == .directory {
-                rmdir(host)  // only when empty: a step may have put something real there
-            } else if status.kind == .regular && status.size == 0 {
-                unlink(host)
+            let components = point.split(separator: "/").map(String.init)
+            var folder = top
+            var opened: [Int32] = []
+            defer { opened.forEach { close($0) } }
+            for component in components.dropLast() {
+                let next = openat(folder, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard next >= 0 else { break }
+                opened.append(next)
+                folder = next
+            }
+            guard opened.count == components.count - 1, let name = components.last else { continue }
+            var status = stat()
+            guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR:
+                unlinkat(folder, name, AT_REMOVEDIR)  // only when empty: a step may have put something real there
+            case S_IFREG where status.st_size == 0:
+                unlinkat(folder, name, 0)
+            default:
+                continue
             }
         }
     }
@@ -94,6 +126,17 @@ public final class OverlayMachine: Machine {
         guard options.utf8.count < 4000 else {
             throw ProvisionersError.sandbox("the image has too many layers (\(lowers.count)) for one overlay mount")
         }
+
+        let seccomp = bake_seccomp_status()
+        guard seccomp == 0 else {
+            throw ProvisionersError.sandbox("cannot build the seccomp filter (libseccomp): \(String(cString: strerror(seccomp)))")
+        }
+        let cgroup = try CommandCgroup(limits: command.limits)
+        defer { cgroup.remove() }
+        lastCgroups = cgroup.folders
+        // The step's /tmp holds at most its memory limit (its pages count against it anyway):
+        // a full /tmp is a clean ENOSPC.
+        let tmpOptions = "mode=1777,size=\(cgroup.memory)"
 
         let errorPipe = try HostProcess.pipe(for: scratch)
         defer { close(errorPipe[0]) }
@@ -134,9 +177,12 @@ public final class OverlayMachine: Machine {
                     var valuePointers: [UnsafePointer<UInt8>?] = values.map { UnsafePointer($0.baseAddress) }
                     var lengths: [Int] = command.secrets.map(\.value.count)
                     var groups: [UInt32] = command.user.groups
+                    var cgroupFDs: [Int32] = cgroup.procs
                     return try Self.withCStrings(mountDirectory, options, root, hostname, command.workingDirectory) { mountDir, options, root, hostname, workdir in
                         let resolv = command.network ? "/etc/resolv.conf" : nil
                         return try CStrings.withOptional(resolv) { resolvConf in
+                          try tmpOptions.withCString { tmpOptions in
+                           try cgroupFDs.withUnsafeMutableBufferPointer { cgroupBuffer in
                             try valuePointers.withUnsafeMutableBufferPointer { valuesBuffer in
                                 try lengths.withUnsafeMutableBufferPointer { lengthsBuffer in
                                     try groups.withUnsafeMutableBufferPointer { groupsBuffer in
@@ -163,6 +209,9 @@ public final class OverlayMachine: Machine {
                                         config.stdout_fd = stdio.1
                                         config.stderr_fd = stdio.2
                                         config.error_fd = errorPipe[1]
+                                        config.cgroup_fds = UnsafePointer(cgroupBuffer.baseAddress)
+                                        config.cgroup_count = Int32(cgroupBuffer.count)
+                                        config.tmp_options = tmpOptions
                                         let pid = bake_sandbox_spawn(&config)
                                         guard pid > 0 else {
                                             throw ProvisionersError.sandbox("clone failed: \(String(cString: strerror(errno)))")
@@ -171,6 +220,8 @@ public final class OverlayMachine: Machine {
                                     }
                                 }
                             }
+                           }
+                          }
                         }
                     }
                 }
@@ -201,8 +252,12 @@ public final class OverlayMachine: Machine {
             throw LayersError.system(operation: "wait for the sandbox of", path: scratch, errno: errno)
         }
         let setupError = String(decoding: HostProcess.readAll(errorPipe[0]), as: UTF8.self)
-        if Interrupts.happened { throw ProvisionersError.interrupted }
         let exitStatus = WaitStatus(raw: status).code
+        // Read before the cgroup goes; whatever is left in it is killed with it.
+        let hit = exitStatus != 0 ? cgroup.limitHit() : nil
+        cgroup.remove()
+        if Interrupts.happened { throw ProvisionersError.interrupted }
+        if let hit { throw ProvisionersError.limitReached(hit) }
         if exitStatus == 125, !setupError.isEmpty {
             throw ProvisionersError.sandbox(setupError.droppingTrailing("\n"))
         }

@@ -19,14 +19,13 @@ public struct OverlayMachineFactory: MachineFactory {
     /// Call under the store's exclusive lock (layers may be unpacked).
     public func machine(on stack: LayerStack) throws -> any Machine {
         let unpacked = try UnpackedLayers(store: store).ensure(layers: stack.layers, diffIDs: stack.diffIDs, warn: warn)
-        try FileSystem.createDirectory(folder)
+        try FileSystem.createDirectory(folder, mode: 0o700)
         return try OverlayMachine(lowers: unpacked.reversed(), scratch: try Self.scratchFolder(in: folder))
     }
 
-    /// `FOLDER/step-XXXXXX`, a fresh name the machine makes its folders in.
+    /// `FOLDER/step-XXXXXX`, a fresh folder of mode 0700 (as mkdtemp makes it) the machine
+    /// makes its folders in.
     static func scratchFolder(in folder: String) throws -> String {
-        let path = try FileSystem.makeTemporaryDirectory(in: folder, prefix: "step")
-        rmdir(path)
-        return path
+        try FileSystem.makeTemporaryDirectory(in: folder, prefix: "step")
     }
 }

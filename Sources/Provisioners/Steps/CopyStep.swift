@@ -20,9 +20,9 @@ public struct CopyStep: Provisioner, Hashable {
     /// Mode for every copied file, when given.
     public var mode: UInt32?
     /// Owner of everything copied, when given (default 0:0).
-    public var owner: OwnerSpec?
+    public var owner: UserSpec?
 
-    public init(source: String, to: String, mode: UInt32? = nil, owner: OwnerSpec? = nil) {
+    public init(source: String, to: String, mode: UInt32? = nil, owner: UserSpec? = nil) {
         self.source = source
         self.to = to
         self.mode = mode
@@ -45,7 +45,12 @@ public struct CopyStep: Provisioner, Hashable {
             "to": normalisedTo + (to.hasSuffix("/") && normalisedTo != "/" ? "/" : ""),
         ]
         if let mode { arguments["mode"] = Octal.mode(mode) }
-        if let owner { arguments["owner"] = owner.description }
+        if let owner {
+            arguments["owner"] = owner.description
+            // A lone uid takes its group from the image's passwd (ImageUsers.resolve); before
+            // that rule it was the uid itself: a cached layer of the old rule must not be used.
+            if owner.group == nil, case .id = owner.user { arguments["ownerGroup"] = "passwd" }
+        }
         return StepSpec(kind: Self.kind, arguments: arguments)
     }
 

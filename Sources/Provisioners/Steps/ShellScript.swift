@@ -14,10 +14,11 @@ public struct ShellScript: Sendable {
     public var workdir: String
     public var network: Bool
     public var secrets: [Secret]
+    public var limits: ResourceLimits
 
     public init(
         script: String, account: ImageUsers.Account, environment: [String], workdir: String = "/", network: Bool = false,
-        secrets: [Secret] = []
+        secrets: [Secret] = [], limits: ResourceLimits = ResourceLimits()
     ) {
         self.script = script
         self.account = account
@@ -25,6 +26,7 @@ public struct ShellScript: Sendable {
         self.workdir = workdir
         self.network = network
         self.secrets = secrets
+        self.limits = limits
     }
 
     /// How a script ended.
@@ -48,7 +50,8 @@ public struct ShellScript: Sendable {
         let masks = Self.masks(for: secrets)
         let tail = OutputTail()
         let command = Command(arguments: ["/bin/sh", "-eu", "-c", script], environment: environment,
-                              workingDirectory: workdir, user: account.identity, network: network, secrets: secrets)
+                              workingDirectory: workdir, user: account.identity, network: network, secrets: secrets,
+                              limits: limits)
         let status = try machine.run(command, output: .lines { raw in
             // Secret values never reach a log, even when a step prints them.
             var line = raw

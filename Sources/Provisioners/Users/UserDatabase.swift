@@ -4,6 +4,14 @@ struct UserDatabase {
     var homes: [String: String] = [:]
     var groups: [String: UInt32] = [:]
     var members: [String: [String]] = [:]
+    /// Names in file order, to find a uid's first entry.
+    var order: [String] = []
+
+    /// The first passwd entry with `uid`.
+    func byUID(_ uid: UInt32) -> (name: String, gid: UInt32, home: String?)? {
+        guard let name = order.first(where: { users[$0]?.uid == uid }), let entry = users[name] else { return nil }
+        return (name, entry.gid, homes[name])
+    }
 
     init(passwd: [UInt8]?, group: [UInt8]?) {
         for line in (passwd ?? []).split(separator: 0x0a) {
@@ -13,6 +21,7 @@ struct UserDatabase {
             let name = String(decoding: fields[0], as: UTF8.self)
             if users[name] == nil {
                 users[name] = (uid, gid)
+                order.append(name)
                 if fields.count >= 6 { homes[name] = String(decoding: fields[5], as: UTF8.self) }
             }
         }
