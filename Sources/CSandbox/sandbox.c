@@ -376,9 +376,28 @@ static void install_seccomp(const struct sock_fprog *program) {
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0) != 0) fail("cannot install the seccomp filter");
 }
 
+/// The init is a copy of bake: its memory holds what bake holds (secrets, credentials), and it
+/// inherited bake's signal handlers (the Swift runtime's crash handlers among them, which start
+/// a memory server and run a backtracer by a path that, after pivot_root, is inside the image).
+/// Every disposition goes back to the default, so the kernel's rule for a namespace's init
+/// applies: a signal a step sends it without a handler is dropped. SIGPIPE stays ignored (a
+/// write to bake's closed pipe fails, it does not kill). Not dumpable: no process of the step
+/// may ptrace it or read its /proc files (mem, environ).
+static void forget_bakes_handlers(void) {
+    struct sigaction default_action;
+    memset(&default_action, 0, sizeof default_action);
+    default_action.sa_handler = SIG_DFL;
+    for (int number = 1; number < NSIG; number++) {
+        if (number != SIGKILL && number != SIGSTOP) sigaction(number, &default_action, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail("cannot make the sandbox's init undumpable");
+}
+
 static int child_main(void *argument) {
     const struct child_start *start = argument;
     cfg = start->config;
+    forget_bakes_handlers();
     // Die with bake, whatever kills it.
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     // bake may have died before PDEATHSIG was armed (getppid() is 0 in a new PID namespace,
