@@ -522,8 +522,10 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
         errno = seccomp_error;
         return -1;
     }
+    // A socket pair, not a pipe: if the init fails its setup and is gone before bake's go,
+    // send(MSG_NOSIGNAL) returns EPIPE where a pipe's write would raise SIGPIPE in bake.
     int ready[2] = {-1, -1};
-    if (config->cgroup_count > 0 && pipe2(ready, O_CLOEXEC) != 0) {
+    if (config->cgroup_count > 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) != 0) {
         int saved = errno;
         munmap(stack, stack_size);
         errno = saved;
@@ -540,7 +542,7 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     if (ready[0] >= 0) close(ready[0]);
     if (pid > 0 && ready[1] >= 0) {
         // The child's pid (as the host sees it) into each cgroup, while it sets itself up;
-        // it forks the command only after the byte below. On failure the pipe just closes
+        // it forks the command only after the byte below. On failure the socket just closes
         // and the child stops with "cannot join the step's cgroup".
         char digits[24];
         number(digits, pid);
@@ -553,8 +555,10 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
             joined = written == (ssize_t)strlen(digits);
         }
         if (joined) {
-            ssize_t ignored = write(ready[1], "1", 1);
-            (void)ignored;
+            ssize_t ignored;
+            do {
+                ignored = send(ready[1], "1", 1, MSG_NOSIGNAL);
+            } while (ignored < 0 && errno == EINTR);
         }
     }
     if (ready[1] >= 0) close(ready[1]);
