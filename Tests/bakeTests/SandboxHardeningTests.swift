@@ -20,9 +20,10 @@ struct SandboxHardeningTests {
             web:x:33:33::/srv:/bin/sh
             app:x:1000:50::/home/app:/bin/sh
             evil:x:4294967295:4294967295::/:/bin/sh
+            member:x:1001:50::/:/bin/sh
 
             """)
-        try Fixture.write(rootfs + "/etc/group", "root:x:0:\nwww:x:33:\nstaff:x:50:\n")
+        try Fixture.write(rootfs + "/etc/group", "root:x:0:\nwww:x:33:\nstaff:x:50:\nhuge:x:4294967295:member\n")
     }
 
     /// Runs `arguments` as the host user nobody (uid and gid 65534, no groups).
@@ -176,6 +177,7 @@ struct SandboxHardeningTests {
             "evil": "from: tools\nconfig:\n  user: evil\n",
             "step": "from: tools\nsteps:\n  - run: id\n    user: evil\n",
             "check": "from: tools\nchecks:\n  - run: id\n    user: evil\n",
+            "member": "from: tools\nsteps:\n  - run: id\n    user: member\n",
         ])
         #expect(try BakeCLI.run(["build", "evil"], in: project).status == 0)
         let run = try BakeCLI.run(["run", "evil", "--", "id", "-u"], in: project)
@@ -187,6 +189,11 @@ struct SandboxHardeningTests {
         let check = try BakeCLI.run(["build", "check"], in: project)
         #expect(check.status == 2, "\(check.stderr)")
         #expect(check.stderr.contains("images/check/stage.yaml:3:5: check 1 of check: user 'evil' has uid 4294967295"), "\(check.stderr)")
+        // A supplementary group is resolved by the same rule: setgroups refuses the id.
+        let member = try BakeCLI.run(["build", "member"], in: project)
+        #expect(member.status == 2, "\(member.stderr)")
+        #expect(member.stderr.contains("images/member/stage.yaml:3:5: step 1 of member: user 'member' is in group 'huge', whose gid 4294967295"),
+                "\(member.stderr)")
     }
 
     @Test func ownerAndUserResolveANumericUserByOneRule() throws {

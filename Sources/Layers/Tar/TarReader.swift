@@ -253,6 +253,11 @@ public final class TarReader: ByteSource {
                 throw LayersError.unsafeEntry(path: RelativePath.abbreviated(path.bytes),
                                               reason: "its link target is \(linkName.count) bytes long; Linux allows \(Self.maximumLinkLength)")
             }
+            guard !linkName.isEmpty, !linkName.contains(0) else {
+                throw LayersError.unsafeEntry(path: RelativePath.abbreviated(path.bytes),
+                                              reason: linkName.isEmpty ? "its link target is empty, which Linux cannot store"
+                                                                       : "its link target holds a NUL byte, which Linux cannot store")
+            }
             kind = .symlink(target: linkName)
         case TarHeader.TypeFlag.hardlink:
             let target = try RelativePath(normalizing: linkName)

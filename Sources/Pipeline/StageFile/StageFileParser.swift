@@ -373,34 +373,32 @@ struct StageFileParser {
         return value
     }
 
+    /// `owner:` of a copy step: uid:gid or user:group; nil after a diagnostic.
     private mutating func parseOwner(_ node: Node) -> UserSpec? {
-        guard let value = text(node, "'owner' must be uid:gid or user:group, like \"1000:1000\" or \"app:app\"") else { return nil }
-        do {
-            return try UserSpec(parsing: value)
-        } catch .reservedID {
-            fail(node, UserSpec.reservedMessage("owner: \(value)"))
-        } catch {
-            fail(node, "'owner: \(value)' is not uid:gid or user:group (like \"1000:1000\" or \"app:app\")")
-        }
-        return nil
+        parseUserSpec(node, key: "owner", shape: "uid:gid or user:group", examples: "\"1000:1000\" or \"app:app\"")
     }
 
-    /// `user:` of a run step, a check or the config: a user, uid, user:group or uid:gid,
-    /// never the id 4294967295 (the kernel's "unchanged"); nil after a diagnostic.
+    /// `user:` of a run step, a check or the config: a user, uid, user:group or uid:gid;
+    /// nil after a diagnostic.
     private mutating func parseUser(_ node: Node) -> UserSpec? {
-        guard let value = text(node, "'user' must be a user, uid, user:group or uid:gid") else { return nil }
-        // As for a run step: an empty user is a mistake, not "the image's user".
+        parseUserSpec(node, key: "user", shape: "a user, uid, user:group or uid:gid", examples: "\"app\", \"1000\" or \"app:www\"")
+    }
+
+    /// The one reading of a user as `key: value`: never empty (an empty user is a mistake,
+    /// not "the image's user"), no NUL, never the id 4294967295 (the kernel's "unchanged").
+    private mutating func parseUserSpec(_ node: Node, key: String, shape: String, examples: String) -> UserSpec? {
+        guard let value = text(node, "'\(key)' must be \(shape), like \(examples)") else { return nil }
         guard !value.isEmpty else {
-            fail(node, "'user' is empty")
+            fail(node, "'\(key)' is empty")
             return nil
         }
-        guard noNUL(value, node: node, what: "'user'") else { return nil }
+        guard noNUL(value, node: node, what: "'\(key)'") else { return nil }
         do {
             return try UserSpec(parsing: value)
         } catch .reservedID {
-            fail(node, UserSpec.reservedMessage("user: \(value)"))
+            fail(node, UserSpec.reservedMessage("\(key): \(value)"))
         } catch {
-            fail(node, "'user: \(value)' is not a user, uid, user:group or uid:gid (like \"app\", \"1000\" or \"app:www\")")
+            fail(node, "'\(key): \(value)' is not \(shape) (like \(examples))")
         }
         return nil
     }

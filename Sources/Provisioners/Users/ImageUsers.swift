@@ -84,9 +84,18 @@ public final class ImageUsers {
         guard let spec else { return Account(identity: .root, home: "/root") }
         let resolved = try resolve(spec)
         let home = resolved.uid == 0 ? "/root" : (resolved.home ?? "/")
-        let supplementary = try resolved.name.map { name in
-            try load().members.filter { $0.value.contains(name) }.compactMap { try? load().groups[$0.key] }.sorted()
-        } ?? []
+        var supplementary: [UInt32] = []
+        if let name = resolved.name {
+            let database = try load()
+            for group in database.members.filter({ $0.value.contains(name) }).keys.sorted() {
+                guard let gid = database.groups[group] else { continue }
+                guard gid != UserSpec.reservedID else {
+                    throw InputError("user '\(name)' is in group '\(group)', whose gid 4294967295 the kernel refuses as a group (setgroups); give the group another gid")
+                }
+                supplementary.append(gid)
+            }
+            supplementary.sort()
+        }
         return Account(identity: UserIdentity(uid: resolved.uid, gid: resolved.gid, groups: supplementary), home: home)
     }
 
