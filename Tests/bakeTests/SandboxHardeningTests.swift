@@ -170,6 +170,37 @@ struct SandboxHardeningTests {
         #expect(bad.status == 2 && bad.stderr.contains("--memory"), "\(bad.stderr)")
     }
 
+    @Test func aStageFileCannotAskForMoreThanThePersonRunningBakeAllows() throws {
+        // A stage file may come from a pull request: its limits: stay under the ceiling of
+        // whoever runs bake (the defaults unless --max-memory/--max-pids raise them).
+        let dir = TemporaryDirectory("bake-ceiling")
+        let project = dir.at("p")
+        try Self.project(at: project, images: [
+            "greedy": "from: tools\nsteps:\n  - run: \"true\"\n    limits: {pids: 100000}\n",
+            "hungry": "from: tools\nchecks:\n  - run: \"true\"\n    limits: {memory: 64T}\n",
+            "plain": "from: tools\nsteps:\n  - run: probe alloc 256\n",
+        ])
+        let greedy = try BakeCLI.run(["build", "greedy"], in: project)
+        #expect(greedy.status == 2, "\(greedy.stderr)")
+        #expect(greedy.stderr.contains("images/greedy/stage.yaml:3:5: step 1 of greedy: its limit of 100000 processes is above the most this build allows, 4096 (the default; the person running bake raises it with --max-pids)"),
+                "\(greedy.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project + "/.bake"), "refused before the store is touched")
+        let hungry = try BakeCLI.run(["build", "hungry"], in: project)
+        #expect(hungry.status == 2, "\(hungry.stderr)")
+        #expect(hungry.stderr.contains("images/hungry/stage.yaml:3:5: check 1 of hungry: its memory limit of 64 TiB is above the most this build allows"),
+                "\(hungry.stderr)")
+        let allowed = try BakeCLI.run(["build", "greedy", "--max-pids", "100000"], in: project)
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        let verified = try BakeCLI.run(["verify", "greedy", "--max-pids", "100000"], in: project)
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        // A lower ceiling lowers the default too.
+        let small = try BakeCLI.run(["build", "plain", "--max-memory", "64M"], in: project)
+        #expect(small.status == 1, "\(small.stderr)")
+        #expect(small.stderr.contains("images/plain/stage.yaml:3:5: step 1 of plain used its memory limit of 64 MiB and was killed"), "\(small.stderr)")
+        let bad = try BakeCLI.run(["build", "plain", "--max-pids", "many"], in: project)
+        #expect(bad.status == 2 && bad.stderr.contains("--max-pids many"), "\(bad.stderr)")
+    }
+
     @Test func theLargestUidIsRefusedWhereverAUserIsResolved() throws {
         let dir = TemporaryDirectory("bake-uid")
         let project = dir.at("p")

@@ -1,4 +1,5 @@
 import Layers
+import Provisioners
 
 /// Options of one build.
 public struct BuildOptions: Sendable {
@@ -20,6 +21,9 @@ public struct BuildOptions: Sendable {
     public var locked = false
     /// How registries of `from: {image: ...}` bases are reached.
     public var registries = RegistryAccess()
+    /// The most memory and processes a step or check may ask for (`--max-memory`,
+    /// `--max-pids`; unset: the defaults): a stage file cannot take more of the machine.
+    public var ceiling = ResourceLimits()
 
     public init(
         targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads, noCache: Bool = false,

@@ -14,8 +14,9 @@ public final class Builder: Sendable {
     let store: ContentStore
     let reporter: BuildReporter
     let evaluator: StepEvaluator
-    /// How run and apt steps and checks reach a machine.
-    let machines: any MachineFactory
+    /// How run and apt steps and checks reach a machine; nil: sandboxes on this host, under
+    /// the build's `ceiling`.
+    let machineFactory: (any MachineFactory)?
     /// Serialises the store's index and records between images building in parallel.
     private let commitLock = Mutex(())
 
@@ -24,7 +25,11 @@ public final class Builder: Sendable {
         self.store = store
         self.reporter = reporter
         self.evaluator = StepEvaluator(store: store)
-        self.machines = machines ?? OverlayMachineFactory(store: store) { [reporter] in reporter.report(.warning($0)) }
+        self.machineFactory = machines
+    }
+
+    private func machines(_ options: BuildOptions) -> any MachineFactory {
+        machineFactory ?? OverlayMachineFactory(store: store, ceiling: options.ceiling) { [reporter] in reporter.report(.warning($0)) }
     }
 
     /// Builds `options.targets` and everything upstream of them, parents first. Input
@@ -32,6 +37,7 @@ public final class Builder: Sendable {
     public func build(_ options: BuildOptions) throws -> [BuiltImage] {
         let order = try project.buildOrder(for: options.targets)
         try Self.checkSecrets(order.map { project.stages[$0]! }, given: options.secrets)
+        try Self.checkLimits(order.map { project.stages[$0]! }, ceiling: options.ceiling)
         let lock = try LockFile.load(directory: project.directory)
         if options.locked {
             for name in order where lock?.images[name]?.isBuilt != true {
@@ -104,6 +110,22 @@ public final class Builder: Sendable {
         }
     }
 
+    /// Fails, before anything is built, when a step or check asks for more memory or
+    /// processes than the build allows (`BuildOptions.ceiling`).
+    public static func checkLimits(_ stages: [Stage], ceiling: ResourceLimits) throws {
+        for stage in stages {
+            let commands = stage.steps.map { ("step \($0.number)", $0.location, $0.provisioner.limits) }
+                + stage.checks.enumerated().map { ("check \($0.offset + 1)", $0.element.location, $0.element.limits) }
+            for (what, location, limits) in commands {
+                do {
+                    _ = try limits.bounded(by: ceiling)
+                } catch let error as InputError {
+                    throw PipelineError.stepInput(image: stage.name, what: what, location: location, message: error.message)
+                }
+            }
+        }
+    }
+
     // MARK: - One image
 
     private func buildImage(
@@ -111,7 +133,7 @@ public final class Builder: Sendable {
     ) throws -> BuiltImage {
         let started = ContinuousClock.now
         reporter.report(.imageStarted(image: stage.name, file: stage.file, base: stage.base.description, steps: stage.steps.count))
-        let runner = StepRunner(store: store, cache: evaluator.cache, reporter: reporter, machines: machines,
+        let runner = StepRunner(store: store, cache: evaluator.cache, reporter: reporter, machines: machines(options),
                                 secrets: options.secrets, threads: options.compressionThreads)
         let walked = try walker.walk(stage, parent: parent?.assembled, pins: lock?.upstream, handler: runner)
         guard let assembled = walked.assembled, let base = walked.base else {
@@ -131,7 +153,7 @@ public final class Builder: Sendable {
         let previous = walked.previous
         if let checks, options.noCache || named != assembled.manifestDescriptor.digest || previous?.checks != checks {
             // A failing check throws here: the image is not named.
-            try ImageChecks(store: store, reporter: reporter, machines: machines).run(stage, image: assembled, epoch: base.epoch)
+            try ImageChecks(store: store, reporter: reporter, machines: machines(options)).run(stage, image: assembled, epoch: base.epoch)
         }
         var image = BuiltImage(name: stage.name, assembled: assembled, steps: results, parent: base.parent,
                                seconds: started.secondsSince, upstream: walked.pins)

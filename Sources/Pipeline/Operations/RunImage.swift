@@ -28,7 +28,8 @@ public enum ImageRunner {
             config = try store.readConfig(manifest.config.digest)
             layers = manifest.layers
             tree = try store.filesystem(layers: manifest.layers, diffIDs: config.rootfs.diffIDs)
-            machine = try OverlayMachineFactory(store: store, folder: try unpacked.runsFolder(), warn: workspace.onWarning)
+            // --memory and --pids come from the person running bake: they are the ceiling too.
+            machine = try OverlayMachineFactory(store: store, folder: try unpacked.runsFolder(), ceiling: limits, warn: workspace.onWarning)
                 .machine(on: LayerStack(layers: manifest.layers, diffIDs: config.rootfs.diffIDs))
             inUse = try StoreLock(path: unpacked.lockPath, exclusive: false) {}
         }

@@ -51,6 +51,7 @@ public struct Verifier {
                          "build", "--no-cache", "--jobs", String(elsewhere.jobs), "--threads", String(elsewhere.threads)]
         for secret in options.secretArguments { arguments += ["--secret", secret] }
         for host in options.insecureRegistries { arguments += ["--insecure-registry", host] }
+        arguments += options.buildArguments
         arguments += order
         var rebuild = ChangedHostProcess(
             arguments: arguments,

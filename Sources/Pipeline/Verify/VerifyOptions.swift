@@ -19,6 +19,8 @@ public struct VerifyOptions: Sendable {
     public var environment: [String: String]
     /// `--insecure-registry` hosts, passed on to the verification build.
     public var insecureRegistries: [String] = []
+    /// More options of the verification build, as given to verify (`--max-memory N`).
+    public var buildArguments: [String] = []
 
     public init(targets: [String], executable: String, secretArguments: [String], progress: String, keep: Bool,
                 diffoscope: Bool, environment: [String: String]) {

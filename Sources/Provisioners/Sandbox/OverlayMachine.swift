@@ -12,6 +12,8 @@ public final class OverlayMachine: Machine {
     /// A fresh folder of this machine (upper, work, root); removed by `discard()`.
     public let scratch: String
     let hostname: String
+    /// The most a command may ask for (`ResourceLimits.bounded(by:)`).
+    let ceiling: ResourceLimits
     private var discarded = false
     /// The cgroup folders of the last command run (gone once it ended), for tests.
     private(set) var lastCgroups: [String] = []
@@ -19,11 +21,13 @@ public final class OverlayMachine: Machine {
     /// `lowers` are the lower dirs, top layer first; a folder given more than once (an
     /// image whose steps made identical layers) is passed once, at its topmost place.
     /// `scratch` must not exist yet or be an empty folder of mode 0700; the upper and work
-    /// dirs and the mount point are made inside it.
-    public init(lowers: [String], scratch: String, hostname: String = "bake") throws {
+    /// dirs and the mount point are made inside it. `ceiling`: the most memory and processes
+    /// a command may ask for (the defaults unless the person running bake allows more).
+    public init(lowers: [String], scratch: String, hostname: String = "bake", ceiling: ResourceLimits = ResourceLimits()) throws {
         self.lowers = lowers
         self.scratch = scratch
         self.hostname = hostname
+        self.ceiling = ceiling
         // 0700 from the start (mkdir's mode only loses bits to the umask): while a step runs,
         // its upper dir holds whatever it made (a setuid root file, a device node), which no
         // other user of the host may reach.
@@ -131,7 +135,7 @@ public final class OverlayMachine: Machine {
         guard seccomp == 0 else {
             throw ProvisionersError.sandbox("cannot build the seccomp filter (libseccomp): \(String(cString: strerror(seccomp)))")
         }
-        let cgroup = try CommandCgroup(limits: command.limits)
+        let cgroup = try CommandCgroup(limits: try command.limits.bounded(by: ceiling))
         defer { cgroup.remove() }
         lastCgroups = cgroup.folders
         // The step's /tmp holds at most its memory limit (its pages count against it anyway):

@@ -9,10 +9,15 @@ public struct OverlayMachineFactory: MachineFactory {
     public let folder: String
     /// Told when an unpacked layer was found changed and is unpacked again.
     public let warn: @Sendable (String) -> Void
+    /// The most memory and processes a command on these machines may ask for (see
+    /// `ResourceLimits.bounded(by:)`); the defaults unless the person running bake raises them.
+    public let ceiling: ResourceLimits
 
-    public init(store: ContentStore, folder: String? = nil, warn: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: ContentStore, folder: String? = nil, ceiling: ResourceLimits = ResourceLimits(),
+                warn: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.folder = folder ?? store.temporaryPath
+        self.ceiling = ceiling
         self.warn = warn
     }
 
@@ -20,7 +25,7 @@ public struct OverlayMachineFactory: MachineFactory {
     public func machine(on stack: LayerStack) throws -> any Machine {
         let unpacked = try UnpackedLayers(store: store).ensure(layers: stack.layers, diffIDs: stack.diffIDs, warn: warn)
         try FileSystem.createDirectory(folder, mode: 0o700)
-        return try OverlayMachine(lowers: unpacked.reversed(), scratch: try Self.scratchFolder(in: folder))
+        return try OverlayMachine(lowers: unpacked.reversed(), scratch: try Self.scratchFolder(in: folder), ceiling: ceiling)
     }
 
     /// `FOLDER/step-XXXXXX`, a fresh folder of mode 0700 (as mkdtemp makes it) the machine

@@ -24,6 +24,9 @@ public protocol Provisioner: Sendable {
     /// The ids of the secrets the step mounts (part of the key; values never are).
     var secretIDs: [String] { get }
 
+    /// The memory and processes its command asks for (`limits:`; never in the key).
+    var limits: ResourceLimits { get }
+
     /// The files of the build context the step reads, as a listing whose digest enters the
     /// key; nil for a step that reads none.
     func inputs(_ context: InputContext) throws -> StepInputs?
@@ -36,5 +39,6 @@ public protocol Provisioner: Sendable {
 extension Provisioner {
     public var network: Bool { false }
     public var secretIDs: [String] { [] }
+    public var limits: ResourceLimits { ResourceLimits() }
     public func inputs(_ context: InputContext) throws -> StepInputs? { nil }
 }

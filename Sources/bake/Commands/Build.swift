@@ -66,6 +66,8 @@ extension Bake {
         @Option(help: ArgumentHelp("Threads compressing each layer (default: one per core); never changes the bytes.", valueName: "N"))
         var threads: Int = GzipSink.defaultThreads
 
+        @OptionGroup var ceiling: CeilingOptions
+
         func validate() throws {
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -78,6 +80,7 @@ extension Bake {
             let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
             let reporter = global.progress.reporter()
             let secrets = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
+            let ceiling = try ceiling.ceiling()
             let builder = Builder(project: project, store: workspace.store, reporter: reporter)
             Interrupts.installForBuilds()
             let built: [BuiltImage]
@@ -88,6 +91,7 @@ extension Bake {
                 options.metadata = global.metadata(workspace)
                 options.locked = locked
                 options.registries = global.registryAccess()
+                options.ceiling = ceiling
                 built = try builder.build(options)
             } catch {
                 reporter.stop()

@@ -51,17 +51,21 @@ extension Bake {
             "A secret for steps that list it, as for build: id=NAME,env=VARIABLE or id=NAME,src=FILE.", valueName: "SPEC"))
         var secretSpecs: [String] = []
 
+        @OptionGroup var ceiling: CeilingOptions
+
         func run() throws {
             let workspace = try global.workspace()
             let project = try workspace.loadProject()
             // Checked here so a wrong spec is reported before anything is rebuilt.
             _ = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
+            _ = try ceiling.ceiling()
             let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             var options = VerifyOptions(
                 targets: images, executable: executable, secretArguments: secretSpecs,
                 progress: global.progress == .json ? "plain" : global.progress.rawValue, keep: keep, diffoscope: diffoscope,
                 environment: ProcessInfo.processInfo.environment)
             options.insecureRegistries = global.insecureRegistries
+            options.buildArguments = ceiling.arguments
             let report = try Verifier(workspace: workspace, project: project, options: options).run { line in
                 Console.standardError("bake: " + line)
             }

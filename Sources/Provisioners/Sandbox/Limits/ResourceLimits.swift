@@ -34,6 +34,22 @@ public struct ResourceLimits: Sendable, Hashable {
     /// The process limit in force.
     public var effectiveProcesses: Int { processes ?? Self.defaultProcesses }
 
+    /// These limits under `ceiling`, the most the person running bake allows (`bake build
+    /// --max-memory/--max-pids`; unset: the defaults, so a stage file from a pull request
+    /// cannot take the machine): a limit not given is the default or the ceiling, whichever
+    /// is lower; a limit above the ceiling is bad input.
+    public func bounded(by ceiling: ResourceLimits) throws -> ResourceLimits {
+        let most = (memory: ceiling.effectiveMemory, processes: ceiling.effectiveProcesses)
+        if let memory, memory > most.memory {
+            throw InputError("its memory limit of \(Self.describe(bytes: memory)) is above the most this build allows, \(Self.describe(bytes: most.memory)) (\(ceiling.memory == nil ? "the default; " : "")the person running bake raises it with --max-memory)")
+        }
+        if let processes, processes > most.processes {
+            throw InputError("its limit of \(processes) processes is above the most this build allows, \(most.processes) (\(ceiling.processes == nil ? "the default; " : "")the person running bake raises it with --max-pids)")
+        }
+        return ResourceLimits(memory: min(memory ?? Self.defaultMemory, most.memory),
+                              processes: min(processes ?? Self.defaultProcesses, most.processes))
+    }
+
     /// A size as users write it: bytes, or a number (a fraction allowed) with K, M, G or T
     /// (powers of 1024; `Ki`, `KiB`, `KB` mean the same, any case), e.g. 512M, 2G, 1.5G.
     /// `shown` is how the value is named in a message (default: the text itself).
