@@ -406,6 +406,17 @@ static int child_main(void *argument) {
         struct pollfd lifeline = {start->lifeline, POLLIN, 0};
         if (poll(&lifeline, 1, 0) > 0) _exit(125);
     }
+    if (cfg->cgroup_join_self) {
+        // Moving oneself as a thread ("0" into v1's tasks; the init has one thread) takes
+        // no global lock, where moving another process waits for an RCU grace period.
+        for (int index = 0; index < cfg->cgroup_count; index++) {
+            ssize_t written;
+            do {
+                written = write(cfg->cgroup_fds[index], "0", 1);
+            } while (written < 0 && errno == EINTR);
+            if (written != 1) fail("cannot join the step's cgroup");
+        }
+    }
     close_other_descriptors(start->cgroup_ready);
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail("cannot make the mounts private");
@@ -525,7 +536,8 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
     // A socket pair, not a pipe: if the init fails its setup and is gone before bake's go,
     // send(MSG_NOSIGNAL) returns EPIPE where a pipe's write would raise SIGPIPE in bake.
     int ready[2] = {-1, -1};
-    if (config->cgroup_count > 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) != 0) {
+    int bake_joins = config->cgroup_count > 0 && !config->cgroup_join_self;
+    if (bake_joins && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ready) != 0) {
         int saved = errno;
         munmap(stack, stack_size);
         errno = saved;

@@ -215,6 +215,7 @@ public final class OverlayMachine: Machine {
                                         config.error_fd = errorPipe[1]
                                         config.cgroup_fds = UnsafePointer(cgroupBuffer.baseAddress)
                                         config.cgroup_count = Int32(cgroupBuffer.count)
+                                        config.cgroup_join_self = cgroup.joinedByTheInit ? 1 : 0
                                         config.tmp_options = tmpOptions
                                         let pid = bake_sandbox_spawn(&config)
                                         guard pid > 0 else {

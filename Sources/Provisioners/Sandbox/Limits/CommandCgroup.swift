@@ -14,8 +14,13 @@ final class CommandCgroup {
     let memory: UInt64
     let processes: Int
     private let unified: Bool
-    /// Open `cgroup.procs` of each folder, for the sandbox's init to write itself into.
+    /// Open files of each folder the sandbox's init is moved in with: v2 `cgroup.procs`,
+    /// which bake writes the init's pid into; v1 `tasks`, which the init writes "0" into
+    /// itself (see `joinedByTheInit`).
     private(set) var procs: [Int32] = []
+    /// v1: the init moves itself, as a thread, which takes none of the kernel's global
+    /// locks (moving another process waits for an RCU grace period, ~10 ms a step).
+    var joinedByTheInit: Bool { !unified }
     private var removed = false
 
     init(limits: ResourceLimits) throws {
@@ -48,8 +53,9 @@ final class CommandCgroup {
                 try Self.write(String(processes), to: folders[1] + "/pids.max")
             }
             for folder in folders {
-                let fd = open(folder + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw LayersError.system(operation: "open", path: folder + "/cgroup.procs", errno: errno) }
+                let file = folder + (unified ? "/cgroup.procs" : "/tasks")
+                let fd = open(file, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw LayersError.system(operation: "open", path: file, errno: errno) }
                 procs.append(fd)
             }
         } catch {
