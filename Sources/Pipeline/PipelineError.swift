@@ -23,6 +23,25 @@ public enum PipelineError: BakeError, Sendable {
     /// `--locked`: an image came out different from bake.lock.
     case lockMismatch(image: String, differences: [String])
 
+    /// The image and the step or check ("step 2", "check 1") the error is about, if any.
+    public var subject: (image: String, what: String)? {
+        switch self {
+        case .stepFailed(let image, let what, _, _), .stepInput(let image, let what, _, _),
+             .commandFailed(let image, let what, _, _, _), .limitReached(let image, let what, _, _):
+            return (image, what)
+        case .lockMismatch(let image, _):
+            return (image, "")
+        case .invalidStageFiles, .badInput, .failed:
+            return nil
+        }
+    }
+
+    /// The exit status of the command a step or check ran, when that is what failed.
+    public var commandExitStatus: Int32? {
+        if case .commandFailed(_, _, _, let status, _) = self { return status }
+        return nil
+    }
+
     /// True when the user's input is at fault: exit code 2.
     public var isBadInput: Bool { exitStatus == .badInput }
 

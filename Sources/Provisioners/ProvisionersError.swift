@@ -20,12 +20,16 @@ public enum ProvisionersError: BakeError, Sendable {
     /// A command ran into its memory or process limit. (The walker names the stage file's
     /// line, the image and the step or check.)
     case limitReached(LimitHit)
+    /// The store is on a file system overlayfs cannot use for a step's layers.
+    case unusableFileSystem(folder: String, fileSystem: MountedFileSystem, cause: String)
 
     public var exitStatus: BakeExitStatus {
         switch self {
         case .interrupted: return .interrupted
         // The user can fix it by installing the tool: bad input, as for a missing file.
         case .missingTool: return .badInput
+        // The user fixes it by giving another --store.
+        case .unusableFileSystem: return .badInput
         case .sandbox, .toolFailed, .commandFailed, .baseFailed, .limitReached: return .failure
         }
     }
@@ -51,6 +55,8 @@ public enum ProvisionersError: BakeError, Sendable {
             return message
         case .limitReached(let hit):
             return "the command \(hit)"
+        case .unusableFileSystem(let folder, let fileSystem, let cause):
+            return "the store's folder \(folder) is on a \(fileSystem.type) file system (mounted at \(fileSystem.mountPoint)), which overlayfs cannot use for a step's layers (\(cause)); give bake a store on a local file system (ext4, xfs, btrfs, tmpfs) with --store DIR"
         }
     }
 }

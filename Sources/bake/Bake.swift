@@ -18,17 +18,17 @@ struct Bake: ParsableCommand {
             that skopeo, umoci and podman read directly.
 
             EXAMPLES:
-              bake build app                 build app and the images it is built on
-              bake plan                      show each step as a cache HIT or a BUILD, and why
-              bake why app                   the first input that changed since app was built
-              bake verify app                rebuild from nothing elsewhere and prove the same bytes
-              bake history app               past builds; bake export app@3 ... rolls back
-              bake run app                   run app's entrypoint in the sandbox
-              bake inspect app --json        digests, layers and config of a built image
+              bake build app             build app and the images it is built on
+              bake plan                  each step as a cache HIT or a BUILD, and why
+              bake why app               the first input that changed since app's build
+              bake verify app            rebuild elsewhere and prove the same bytes
+              bake history app           past builds; bake export app@3 ... rolls back
+              bake run app               run app's entrypoint in the sandbox
+              bake inspect app --json    digests, layers and config of a built image
               bake export app --format docker-archive --output app.tar
-              bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
-              bake retag registry.example.com/team/app:454 latest      roll back
-              bake outdated                  which images have a newer upstream than bake.lock pins
+              bake push app registry.example.com/team/app --tag {git.sha}
+              bake retag registry.example.com/team/app:454 latest   (roll back)
+              bake outdated              images with a newer upstream than bake.lock
             """,
         version: BakeVersion.current,
         subcommands: [

@@ -14,6 +14,7 @@ import Provisioners
 enum Main {
     static func main() {
         Interrupts.unblockSignals()
+        HostPersonality.reset()
         do {
             var command = try Bake.parseAsRoot()
             try command.run()

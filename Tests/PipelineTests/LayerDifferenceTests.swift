@@ -280,6 +280,28 @@ import Provisioners
         #expect(result.differences[1].cause == nil)
     }
 
+    /// An `ls -l` listing saved at build time differs only in its dates; a tar archive in
+    /// its members' times: verify names each cause and its fix.
+    @Test func aListingWithDatesAndATarArchiveHaveTheirCauses() throws {
+        let listing = { (time: String) in
+            "total 8\ndrwxr-xr-x 2 root root 4096 \(time) assets\n-rw-r--r-- 1 root root   12 \(time) index.html\n"
+        }
+        let result = try Self.compare(
+            [try Self.file("srv/listing.txt", listing("Nov 14 22:13")), try Self.file("srv/old.txt", listing("Nov 14  2023")),
+             try Self.file("srv/site.tar", Array("ustar one".utf8) + [0, 1, 2]), try Self.file("srv/notes.txt", "-rw-r--r-- is a mode\n")],
+            [try Self.file("srv/listing.txt", listing("Dec  3 06:20")), try Self.file("srv/old.txt", listing("Jan  2  2024")),
+             try Self.file("srv/site.tar", Array("ustar two".utf8) + [0, 1, 2]), try Self.file("srv/notes.txt", "-rw-r----- is a mode\n")]
+        )
+        let causes = Dictionary(uniqueKeysWithValues: result.differences.map { ($0.path, $0.cause) })
+        #expect(causes["/srv/listing.txt"] == KnownCause.listingTimes)
+        #expect(causes["/srv/old.txt"] == KnownCause.listingTimes)
+        #expect(KnownCause.listingTimes.fix.contains("touch -d @$SOURCE_DATE_EPOCH"))
+        #expect(causes["/srv/site.tar"] == KnownCause.tarMemberTimes)
+        #expect(KnownCause.tarMemberTimes.fix.contains("--mtime=@$SOURCE_DATE_EPOCH"))
+        // A mode without a date is not a listing's time.
+        #expect(causes["/srv/notes.txt"] == .some(nil))
+    }
+
     @Test(arguments: [
         ("1700000000\n", "1700000001\n", true),  // seconds
         ("t=1700000000000\n", "t=1700000000001\n", true),  // milliseconds

@@ -14,7 +14,7 @@ struct CaptureTests {
     static func lower(_ dir: TemporaryDirectory) throws -> (OverlayMachine, ImageFilesystem) {
         let root = dir.at("lower")
         try Busybox.lower(at: root)
-        for folder in ["proc", "dev", "tmp", "run", "srv", "data"] { try Fixture.mkdir(root + "/" + folder) }
+        for folder in ["proc", "dev", "tmp", "run", "srv", "data", "var/lib/apt/lists"] { try Fixture.mkdir(root + "/" + folder) }
         for (name, content) in [("etc/keep", "same"), ("etc/change", "old"), ("etc/gone", "x"), ("etc/touched", "t"),
                                 ("data/a", "a"), ("data/b", "b")] {
             try Fixture.write(root + "/" + name, content)
@@ -146,6 +146,19 @@ struct CaptureTests {
         defer { machine.discard() }
         let (status, _) = try Busybox.run(machine, "cat /etc/keep > /dev/null; touch /etc/keep; echo x > /tmp/scratch; touch /new && rm /new")
         #expect(status == 0)
+        #expect(try Self.capture(machine, image, lower: dir.at("lower")).0.isEmpty)
+    }
+
+    /// `apt-get update` alone: all it wrote is normalised away, and the folders overlayfs
+    /// copied up on the way (/var, /var/lib, /var/lib/apt) are no change either.
+    @Test func aStepWhoseOnlyOutputIsNormalisedAwayCapturesNothing() throws {
+        let dir = TemporaryDirectory()
+        let (machine, image) = try Self.lower(dir)
+        defer { machine.discard() }
+        let (status, _) = try Busybox.run(machine, "echo release > /var/lib/apt/lists/deb.debian.org_InRelease")
+        #expect(status == 0)
+        let changed = try Normaliser.apply(toUpper: machine.upper, epoch: Self.epoch, below: { image.entry(at: $0) != nil })
+        #expect(changed == ["/var/lib/apt/lists/deb.debian.org_InRelease"])
         #expect(try Self.capture(machine, image, lower: dir.at("lower")).0.isEmpty)
     }
 }

@@ -51,7 +51,7 @@ struct NormaliserTests {
         let changed = try Normaliser.apply(toUpper: upper, epoch: epoch)
         #expect(changed == [
             "/etc/machine-id", "/etc/passwd-", "/etc/shadow", "/etc/ssh/ssh_host_ed25519_key",
-            "/usr/lib/python3/x/__pycache__",
+            "/usr/lib/python3/x/__pycache__", "/usr/lib/python3/x/__pycache__/y.cpython-311.pyc",
             "/var/cache/apt/pkgcache.bin", "/var/cache/ldconfig/aux-cache", "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
             "/var/lib/dpkg/status-old", "/var/log/apt/history.log", "/var/log/dpkg.log", "/var/log/nginx/access.log",
         ])
@@ -109,6 +109,42 @@ struct NormaliserTests {
         #expect(kind("var/cache/apt/fresh") == "absent")
         #expect(kind("usr/lib/x/__pycache__") == "folder")
         #expect(kind("usr/lib/x/__pycache__/m.pyc") == "whiteout")
+    }
+
+    /// Hash-based .pyc (PEP 552 flags bit 0: what compileall and pip write under
+    /// SOURCE_DATE_EPOCH) are deterministic and stay; timestamp-based ones, and bytes that
+    /// are not a Python 3.7+ header, go, and so does a __pycache__ folder left empty.
+    @Test func hashBasedBytecodeStaysAndTimestampBasedGoes() throws {
+        let dir = TemporaryDirectory()
+        let upper = dir.at("upper")
+        func pyc(magic: UInt16, flags: UInt32) -> [UInt8] {
+            [UInt8(magic & 0xff), UInt8(magic >> 8), 0x0d, 0x0a] + (0..<4).map { UInt8((flags >> (8 * $0)) & 0xff) }
+                + [UInt8](repeating: 0xab, count: 24)
+        }
+        let files: [String: [UInt8]] = [
+            "lib/hashed/__pycache__/m.cpython-311.pyc": pyc(magic: 3495, flags: 3),   // checked-hash
+            "lib/hashed/__pycache__/n.cpython-311.pyc": pyc(magic: 3495, flags: 1),   // unchecked-hash
+            "lib/hashed/__pycache__/o.cpython-311.pyc": pyc(magic: 3495, flags: 0),   // timestamp
+            "lib/stamped/__pycache__/p.cpython-311.pyc": pyc(magic: 3495, flags: 0),
+            "lib/stamped/__pycache__/deeper/q.pyc": pyc(magic: 3495, flags: 0),
+            "lib/old/r.pyc": pyc(magic: 62211, flags: 1),                              // Python 2.7: an mtime, not flags
+            "lib/short.pyc": [0x01, 0x02],
+        ]
+        for (path, bytes) in files {
+            try Fixture.mkdir(upper + "/" + path.split(separator: "/").dropLast().joined(separator: "/"))
+            #expect(FileManager.default.createFile(atPath: upper + "/" + path, contents: Data(bytes)))
+        }
+        let changed = try Normaliser.apply(toUpper: upper, epoch: 0)
+        #expect(changed == [
+            "/lib/hashed/__pycache__/o.cpython-311.pyc", "/lib/old/r.pyc", "/lib/short.pyc",
+            "/lib/stamped/__pycache__", "/lib/stamped/__pycache__/deeper",
+            "/lib/stamped/__pycache__/p.cpython-311.pyc",
+        ])
+        func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: upper + "/" + path) }
+        #expect(exists("lib/hashed/__pycache__/m.cpython-311.pyc") && exists("lib/hashed/__pycache__/n.cpython-311.pyc"))
+        #expect(!exists("lib/hashed/__pycache__/o.cpython-311.pyc") && !exists("lib/stamped/__pycache__") && exists("lib/stamped"))
+        // Applied again, nothing changes.
+        #expect(try Normaliser.apply(toUpper: upper, epoch: 0).isEmpty)
     }
 
     @Test func everyRuleHasAReasonAndNoTwoRulesShareAPattern() {

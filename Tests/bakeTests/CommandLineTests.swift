@@ -56,7 +56,7 @@ import TestSupport
         try Fixture.write(dir.at("p/images/app/stage.yaml"), "from: app-base\nsteps:\n  - run: make\n    secrets: [npm]\n")
         let secret = try BakeCLI.run(["build", "app"], in: dir.at("p"))
         #expect(secret.status == 2)
-        #expect(secret.stderr == "bake: images/app/stage.yaml:3:5: step 1 of app: secret 'npm' is not given; pass --secret id=npm,env=VARIABLE or --secret id=npm,src=FILE\n")
+        #expect(secret.stderr == "bake: images/app/stage.yaml:3:5: step 1 of app: secret 'npm' is not given, and the step is not in the cache; pass --secret id=npm,env=VARIABLE or --secret id=npm,src=FILE\n")
         #expect(!FileManager.default.fileExists(atPath: dir.at("p/.bake")))
     }
 
@@ -129,5 +129,54 @@ import TestSupport
         #expect(clash.status == 2)
         #expect(clash.stderr.contains("exists and is not an OCI layout"))
         #expect(try Fixture.read(dir.at("occupied/keep.txt")) == "mine")
+    }
+
+    /// A host tool bake runs (git here; mmdebstrap and curl the same way) gets a clean, fixed
+    /// environment and the default personality, whatever bake was started with: an
+    /// LD_PRELOAD or `setarch --uname-2.6` must not reach a Debian base's maintainer scripts.
+    @Test(.enabled(if: Host.canRun(tools: ["setarch"]))) func hostToolsGetACleanEnvironmentAndTheDefaultPersonality() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BakeCLI.toyProject(at: project)
+        let seen = dir.at("seen")
+        try Fixture.write(dir.at("bin/git"), "#!/bin/sh\n{ env; echo \"uname $(uname -r)\"; } > '\(seen)'\nexit 1\n", mode: 0o755)
+        let machine = try Command.run(["uname", "-m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The caller's world really is different: uname says 2.6 under setarch.
+        let old = try Command.run(["setarch", machine, "--uname-2.6", "uname", "-r"]).stdout
+        #expect(old.hasPrefix("2.6."), "\(old)")
+        var environment = BakeCLI.baseEnvironment
+        environment["PATH"] = dir.at("bin") + ":" + environment["PATH"]!
+        environment["LD_PRELOAD"] = "libc.so.6"
+        environment["BAKE_TEST_LEAK"] = "leaked"
+        environment["https_proxy"] = "http://proxy.example:3128"
+        let plan = try Command.run(["setarch", machine, "--uname-2.6", BakeCLI.binary, "plan"], in: project, environment: environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let lines = try Fixture.read(seen).split(separator: "\n").map(String.init)
+        #expect(!lines.contains { $0.hasPrefix("LD_PRELOAD=") || $0.hasPrefix("BAKE_TEST_LEAK=") }, "\(lines)")
+        #expect(lines.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "\(lines)")
+        // How to reach the network is kept.
+        #expect(lines.contains("https_proxy=http://proxy.example:3128"), "\(lines)")
+        let uname = try #require(lines.first { $0.hasPrefix("uname ") })
+        #expect(!uname.hasPrefix("uname 2.6."), "\(uname)")
+    }
+
+    /// Every command's EXAMPLES fit 80 columns (help is laid out for 80 when stdout is not a
+    /// terminal): no example wraps into column 0, where it would read as another command.
+    @Test func everyCommandsExamplesFitEightyColumns() throws {
+        let root = try BakeCLI.run(["--help"], in: "/")
+        let commands = root.stdout.components(separatedBy: "SUBCOMMANDS:").last!.split(separator: "\n")
+            .filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") && !$0.hasPrefix("  See ") }
+            .compactMap { $0.split(separator: " ").first.map(String.init) }
+        #expect(commands.count >= 15, "\(commands)")
+        // bake's own help (its examples of every command), then each command's.
+        for command in [""] + commands {
+            let help = try BakeCLI.run((command.isEmpty ? [] : [command]) + ["--help"], in: "/").stdout
+            guard let examples = help.components(separatedBy: "EXAMPLES:\n").dropFirst().first?.components(separatedBy: "USAGE:").first else {
+                continue
+            }
+            for line in examples.split(separator: "\n") {
+                #expect(line.hasPrefix("  ") && line.count <= 80, "bake \(command) --help: \(line)")
+            }
+        }
     }
 }

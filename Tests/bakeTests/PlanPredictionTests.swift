@@ -63,4 +63,36 @@ struct PlanPredictionTests {
         #expect(second["app"] != first["app"])
         #expect(try Self.predicted(project) == second)
     }
+
+    /// A change, a build, then the change reverted: every step is a cache hit again, but the
+    /// store still names the changed build, which push, run and export would ship. plan and
+    /// why say the image is out of date, and the digest plan predicts is what build names.
+    @Test func afterARevertTheImageIsOutOfDateUntilACachedBuildNamesItAgain() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: [
+            "app": "from: tools\nsteps:\n  - copy: site/\n    to: /srv/site/\n",
+        ])
+        try Fixture.write(project + "/images/app/site/app.css", "body { color: black }\n")
+        let original = try Self.build(project)
+        try Fixture.write(project + "/images/app/site/app.css", "body { color: red }\n")
+        let changed = try Self.build(project)
+        #expect(changed["app"] != original["app"])
+        try Fixture.write(project + "/images/app/site/app.css", "body { color: black }\n")
+
+        let plan = try BakeCLI.run(["plan", "app"], in: project)
+        #expect(plan.status == 0)
+        let app = try #require(original["app"]), named = try #require(changed["app"])
+        #expect(plan.stdout.contains("  out of date: the store names \(named); a build (every step cached) names \(app)"), "\(plan.stdout)")
+        #expect(!plan.stdout.contains("up to date: \(app)"))
+        let why = try BakeCLI.run(["why", "app"], in: project)
+        #expect(why.stdout.hasPrefix("app is out of date: "), "\(why.stdout)")
+        #expect(why.stdout.contains("the store names \(named)") && why.stdout.contains("names \(app) again"), "\(why.stdout)")
+
+        // The cached build names the predicted image; then everything is up to date.
+        let steps = try BakeCLI.build(["app"], in: project)
+        #expect(steps.values.allSatisfy { $0 == "cached" }, "\(steps)")
+        #expect(try Self.predicted(project) == original)
+        #expect(try BakeCLI.run(["why", "app"], in: project).stdout.hasPrefix("app is up to date: its one step is a cache hit"))
+    }
 }

@@ -187,6 +187,94 @@ struct RunStepTests {
         #expect(missing.stderr.hasPrefix("bake: "), "\(missing.stderr)")
     }
 
+    /// A pull request's build has no secrets: the steps that list them come from the cache,
+    /// so it needs none. Only a step that will run demands its secret, and plan says which.
+    @Test func aCachedStepNeedsNoSecretAndPlanSaysWhichStepsDo() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        let stage = """
+            from: tools
+            steps:
+              - run: wc -c < /run/secrets/api > /api-length
+                secrets: [api]
+              - run: echo one > /after
+
+            """
+        try BusyboxProject.write(at: project, images: ["app": stage])
+        let built = try BakeCLI.run(["build", "app", "--secret", "id=api,env=API_TOKEN"], in: project, environment: ["API_TOKEN": "value"])
+        #expect(built.status == 0, "\(built.stderr)")
+        // Without the secret: the step that lists it is a hit, a later changed step runs.
+        try Fixture.write(project + "/images/app/stage.yaml", stage.replacingOccurrences(of: "echo one", with: "echo two"))
+        let plan = try BakeCLI.run(["plan", "app"], in: project)
+        #expect(plan.stdout.contains("1. HIT    run wc -c < /run/secrets/api > /api-length  ["), "\(plan.stdout)")
+        #expect(!plan.stdout.contains("needs secret"))
+        let steps = try BakeCLI.build(["app"], in: project)
+        #expect(steps["app/1"] == "cached" && steps["app/2"] == "built", "\(steps)")
+        // A step that will run still demands it, before anything is built, and plan says so.
+        try Fixture.write(project + "/images/app/stage.yaml", stage.replacingOccurrences(of: "wc -c", with: "wc -l"))
+        let needs = try BakeCLI.run(["plan", "app"], in: project)
+        #expect(needs.stdout.contains("1. BUILD  run wc -l < /run/secrets/api > /api-length  (") && needs.stdout.contains("needs secret api"),
+                "\(needs.stdout)")
+        let before = try BakeCLI.run(["inspect", "app", "--json"], in: project).stdout
+        let refused = try BakeCLI.run(["build", "app"], in: project)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("images/app/stage.yaml:3:5: step 1 of app: secret 'api' is not given"), "\(refused.stderr)")
+        #expect(try BakeCLI.run(["inspect", "app", "--json"], in: project).stdout == before)
+        // --no-cache runs every step: the secret is needed again.
+        try Fixture.write(project + "/images/app/stage.yaml", stage)
+        #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
+        #expect(try BakeCLI.run(["build", "--no-cache", "app"], in: project).status == 2)
+    }
+
+    /// `--progress json` reports each check's result and ends a failed build with an error
+    /// event (image, step or check, message, exit codes), not with the last output line.
+    @Test func jsonProgressHasCheckResultsAndAnErrorEvent() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        let stage = """
+            from: tools
+            steps:
+              - run: echo v1 > /version
+            checks:
+              - run: grep -q v1 /version
+              - run: "true"
+
+            """
+        try BusyboxProject.write(at: project, images: ["app": stage])
+        func events(_ arguments: [String]) throws -> (CommandResult, [[String: Any]]) {
+            let result = try BakeCLI.run(["--progress", "json", "build"] + arguments, in: project)
+            return (result, BakeCLI.events(result.stdout))
+        }
+        let (good, passed) = try events(["app"])
+        #expect(good.status == 0, "\(good.stderr)")
+        let checks = passed.filter { $0["event"] as? String == "check" }
+        #expect(checks.map { "\($0["image"]!)/\($0["check"]!)/\($0["of"]!)/\($0["status"]!)" } == ["app/1/2/passed", "app/2/2/passed"])
+        #expect(passed.last?["event"] as? String == "done")
+        let (_, again) = try events(["app"])
+        #expect(again.filter { $0["event"] as? String == "check" }.map { $0["status"] as? String } == ["cached", "cached"])
+
+        // A failing check: its result, then the error as the last event.
+        try Fixture.write(project + "/images/app/stage.yaml", stage.replacingOccurrences(of: "echo v1", with: "echo v2"))
+        let (bad, failed) = try events(["app"])
+        #expect(bad.status == 1)
+        let check = try #require(failed.last { $0["event"] as? String == "check" })
+        #expect(check["status"] as? String == "failed" && check["commandExitCode"] as? Int == 1 && check["check"] as? Int == 1)
+        let error = try #require(failed.last)
+        #expect(error["event"] as? String == "error", "\(failed)")
+        #expect(error["image"] as? String == "app" && error["check"] as? Int == 1 && error["step"] == nil)
+        #expect(error["exitCode"] as? Int == 1 && error["commandExitCode"] as? Int == 1)
+        #expect((error["message"] as? String)?.contains("check 1 of app failed: its command exited with status 1") == true, "\(error)")
+
+        // A failing step names its step; bad input has exit code 2.
+        try Fixture.write(project + "/images/app/stage.yaml", stage.replacingOccurrences(of: "echo v1 > /version", with: "exit 3"))
+        let (_, stepFailed) = try events(["app"])
+        #expect(stepFailed.last?["event"] as? String == "error" && stepFailed.last?["step"] as? Int == 1, "\(stepFailed)")
+        #expect(stepFailed.last?["commandExitCode"] as? Int == 3)
+        let (_, unknown) = try events(["nothing"])
+        #expect(unknown.last?["event"] as? String == "error" && unknown.last?["exitCode"] as? Int == 2 && unknown.last?["image"] == nil,
+                "\(unknown)")
+    }
+
     @Test func checksRunInTheFinishedImageAndAFailingCheckKeepsTheNameOnTheOldImage() throws {
         let dir = TemporaryDirectory("bake-run")
         let project = dir.at("p")
@@ -213,6 +301,40 @@ struct RunStepTests {
         #expect(bad.stderr.contains("images/app/stage.yaml:5:5: check 1 of app failed: its command exited with status 1"), "\(bad.stderr)")
         let inspect = try BakeCLI.run(["inspect", "app", "--json"], in: project)
         #expect(first != nil && inspect.stdout.contains(first ?? "none"), "the name still points at the image that passed")
+    }
+
+    /// A check runs the image as it will run: with the PATH its config sets (a virtualenv's
+    /// bin first), as `bake run` does; steps keep the fixed PATH.
+    @Test func checksAndBakeRunUseTheImagesPath() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["venv": """
+            from: tools
+            steps:
+              - run: |
+                  mkdir -p /opt/venv/bin
+                  printf '#!/bin/sh\\necho "venv python $*"\\n' > /opt/venv/bin/python
+                  chmod 0755 /opt/venv/bin/python
+                  echo "$PATH" > /step-path
+            config:
+              env: {PATH: "/opt/venv/bin:/bin"}
+            checks:
+              - run: python -c 1 && test "$PATH" = /opt/venv/bin:/bin
+
+            """])
+        let built = try BakeCLI.run(["build", "venv"], in: project)
+        #expect(built.status == 0, "\(built.stderr)")
+        let run = try BakeCLI.run(["run", "venv", "--", "python", "-c", "1"], in: project)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "venv python -c 1\n")
+        let step = try BakeCLI.run(["run", "venv", "--", "cat", "/step-path"], in: project)
+        #expect(step.stdout == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
+        // inspect shows the multi-line step as one line of its layer table.
+        let inspect = try BakeCLI.run(["inspect", "venv"], in: project)
+        let layers = inspect.stdout.split(separator: "\n").filter { $0.hasPrefix("    ") }
+        #expect(layers.count == 2, "\(inspect.stdout)")
+        #expect(layers.last?.hasSuffix("mkdir -p /opt/venv/bin (+3 lines)") == true, "\(inspect.stdout)")
+        #expect(layers.allSatisfy { $0.count <= 80 } && !inspect.stdout.contains("chmod"), "\(inspect.stdout)")
     }
 
     @Test func bakeRunRunsTheImagesCommandWithItsConfigAndDiscardsChanges() throws {

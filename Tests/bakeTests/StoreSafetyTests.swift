@@ -132,4 +132,41 @@ import TestSupport
         // A second gc finds nothing more.
         #expect(try BakeCLI.run(["gc"], in: project).stdout.hasPrefix("removed 0 blobs, freed 0 B"))
     }
+
+    /// A store on a FUSE file system (disorderfs, as reproducible-builds.org uses): overlayfs
+    /// cannot use it, and the error says which file system it is and how to move the store,
+    /// with exit 2 and the store as it was.
+    @Test(.enabled(if: Host.canRun(tools: ["disorderfs", "fusermount", "busybox"], root: true), "needs root, disorderfs and busybox-static"))
+    func aStoreOnAFileSystemOverlayfsCannotUseIsNamedWithTheFix() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["app": "from: tools\nsteps:\n  - run: echo hi > /hi\n"])
+        try Fixture.mkdir(dir.at("backing"))
+        try Fixture.mkdir(dir.at("fuse"))
+        // disorderfs in the foreground (-f) as a child with no pipes: a daemon that kept the
+        // test's output pipes would keep the test waiting.
+        let fuse = Process()
+        fuse.executableURL = URL(fileURLWithPath: "/usr/bin/disorderfs")
+        fuse.arguments = ["-f", "--quiet", dir.at("backing"), dir.at("fuse")]
+        fuse.standardInput = FileHandle.nullDevice
+        fuse.standardOutput = FileHandle.nullDevice
+        fuse.standardError = FileHandle.nullDevice
+        try fuse.run()
+        defer {
+            _ = try? Command.run(["fusermount", "-u", "-z", dir.at("fuse")])
+            fuse.terminate()
+            fuse.waitUntilExit()
+        }
+        let mounted = { (try? Command.run(["mountpoint", "-q", dir.at("fuse")]))?.status == 0 }
+        let deadline = Date().addingTimeInterval(20)
+        while !mounted() && Date() < deadline { usleep(50_000) }
+        try #require(mounted(), "disorderfs did not mount")
+        let store = dir.at("fuse/store")
+        let result = try BakeCLI.run(["--store", store, "build", "app"], in: project)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("is on a fuse.disorderfs file system (mounted at \(dir.at("fuse")))"), "\(result.stderr)")
+        #expect(result.stderr.contains("overlayfs cannot use") && result.stderr.contains("--store DIR"), "\(result.stderr)")
+        // The same project with a store on a local file system builds.
+        #expect(try BakeCLI.run(["build", "app"], in: project).status == 0)
+    }
 }

@@ -202,4 +202,30 @@ struct VerifyTests {
         #expect(missing.stderr.contains("diffoscope"))
         #expect(missing.stderr.contains("diffoscope-minimal"))
     }
+
+    /// Two images on one parent, built at two revisions: the later build renames the parent
+    /// under the new revision, yet the first image is verified against the parent it was
+    /// built on (its own record names it), not against the store's newest.
+    @Test func anImageIsComparedWithTheParentItWasBuiltOnNotTheNewestOne() throws {
+        let dir = TemporaryDirectory()
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: [
+            "pysvc": "from: tools\nsteps:\n  - run: echo py > /svc\n",
+            "web": "from: tools\nsteps:\n  - run: echo web > /web\n",
+        ])
+        let first = try BakeCLI.run(["build", "pysvc"], in: project, environment: ["BAKE_REVISION": String(repeating: "a", count: 40)])
+        #expect(first.status == 0, "\(first.stderr)")
+        let tools = try #require(BakeCLI.digests(first.stdout)["tools"])
+        let second = try BakeCLI.run(["build", "web"], in: project, environment: ["BAKE_REVISION": String(repeating: "b", count: 40)])
+        #expect(second.status == 0, "\(second.stderr)")
+        // The store now names a tools image labelled with revision b.
+        #expect(BakeCLI.digests(second.stdout)["tools"] != tools)
+        let result = try Self.verify(["pysvc"], in: project)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("tools ") })
+        #expect(line.contains(tools) && line.contains("reproduced"), "\(result.stdout)")
+        // web, built at revision b, is compared with the tools of revision b.
+        let other = try Self.verify(["web"], in: project)
+        #expect(other.status == 0, "\(other.stdout)\n\(other.stderr)")
+    }
 }

@@ -90,4 +90,11 @@ int bake_sandbox_wait(pid_t pid, int *status);
 pid_t bake_spawn_changed(const char *path, char *const argv[], char *const envp[], const char *hostname,
                          unsigned int mask, int stdout_fd, const char *const bind_sources[],
                          const char *const bind_targets[], int bind_count);
+
+/// Sets the calling process's personality to Linux's default (PER_LINUX, no flags: no
+/// `setarch --uname-2.6`, `linux32` or `-R` of a caller reaches bake's children). Returns
+/// the previous personality, or -1 with errno.
+int bake_personality_reset(void);
+/// The calling process's personality.
+int bake_personality_current(void);
 #endif

@@ -118,17 +118,17 @@ public struct OverlayCapture {
             }
         }
         // Folders copied up only because something inside them changed, and whose own
-        // metadata did not, are kept only as the parents of what did change.
-        var kept = Set<RelativePath>()
-        for item in items { kept.formUnion(item.entry.path.ancestors) }
-        items.removeAll { item in
-            guard item.entry.isDirectory, !opaque.contains(item.entry.path),
-                  let below = lower.entry(at: item.entry.path), below.isDirectory,
-                  !opaque.contains(where: { $0.isAncestor(of: item.entry.path) })
+        // metadata did not, are kept only as the parents of what did change: when all that
+        // changed inside was normalised away (`apt-get update`'s lists), none is kept.
+        let redeclared = Set(items.lazy.map(\.entry).filter { entry in
+            guard entry.isDirectory, !opaque.contains(entry.path), let below = lower.entry(at: entry.path), below.isDirectory,
+                  !opaque.contains(where: { $0.isAncestor(of: entry.path) })
             else { return false }
-            let same = below.mode == item.entry.mode && below.uid == item.entry.uid && below.gid == item.entry.gid && below.xattrs == item.entry.xattrs
-            return same && !kept.contains(item.entry.path)
-        }
+            return below.mode == entry.mode && below.uid == entry.uid && below.gid == entry.gid && below.xattrs == entry.xattrs
+        }.map(\.path))
+        var kept = Set<RelativePath>()
+        for item in items where !redeclared.contains(item.entry.path) { kept.formUnion(item.entry.path.ancestors) }
+        items.removeAll { redeclared.contains($0.entry.path) && !kept.contains($0.entry.path) }
         items.sort { $0.entry.path < $1.entry.path }
         var entries: [TarEntry] = []
         let upperFD = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -17,9 +17,30 @@ public enum BuildEvent: Sendable {
     case output(image: String, label: String, line: String)
     /// A check of a finished image starts running.
     case checkStarted(image: String, check: Int, of: Int, summary: String)
+    /// A check is done: it passed or failed (with its command's exit status when it ran to
+    /// an end), or it was not run because the same image passed the same checks before.
+    case checkFinished(image: String, check: Int, of: Int, result: CheckResult, seconds: Double)
     /// An image is written and named in the store.
     case imageFinished(BuiltImage)
     /// Something the user should know that does not stop the build (an unpacked layer
     /// found changed and unpacked again, a leftover that could not be removed).
     case warning(String)
+}
+
+/// How a check went.
+public enum CheckResult: Sendable, Hashable {
+    case passed
+    /// Failed; the command's exit status when it exited (nil: a limit, a bad user...).
+    case failed(exitStatus: Int32?)
+    /// Not run: the image the store names already passed these checks.
+    case cached
+
+    /// `passed`, `failed` or `cached`.
+    public var name: String {
+        switch self {
+        case .passed: return "passed"
+        case .failed: return "failed"
+        case .cached: return "cached"
+        }
+    }
 }

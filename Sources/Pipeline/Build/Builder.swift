@@ -36,7 +36,7 @@ public final class Builder: Sendable {
     /// problems that can be seen before building are reported before the store is touched.
     public func build(_ options: BuildOptions) throws -> [BuiltImage] {
         let order = try project.buildOrder(for: options.targets)
-        try Self.checkSecrets(order.map { project.stages[$0]! }, given: options.secrets)
+        try checkSecrets(order, options: options)
         try Self.checkLimits(order.map { project.stages[$0]! }, ceiling: options.ceiling)
         let lock = try LockFile.load(directory: project.directory)
         if options.locked {
@@ -97,16 +97,36 @@ public final class Builder: Sendable {
         return images
     }
 
-    /// A step that lists a secret not given stops the build before anything is built.
-    public static func checkSecrets(_ stages: [Stage], given: [String: [UInt8]]) throws {
-        for stage in stages {
-            for step in stage.steps {
-                for id in step.provisioner.secretIDs where given[id] == nil {
-                    throw PipelineError.stepInput(
-                        image: stage.name, what: "step \(step.number)", location: step.location,
-                        message: "secret '\(id)' is not given; pass --secret id=\(id),env=VARIABLE or --secret id=\(id),src=FILE")
-                }
-            }
+    /// A step that will run and lists a secret not given stops the build before anything
+    /// is built. A step taken from the cache needs no secret (a pull request's build without
+    /// secrets reuses the cache), so only when a secret is missing does the plan (the same
+    /// walk as the build, writing nothing) say which steps will run.
+    func checkSecrets(_ order: [String], options: BuildOptions) throws {
+        let lacking = order.flatMap { name in
+            project.stages[name]!.steps.filter { step in step.provisioner.secretIDs.contains { options.secrets[$0] == nil } }
+                .map { (name, $0.number) }
+        }
+        guard !lacking.isEmpty else { return }
+        let willRun: Set<String>
+        do {
+            let lock = store.exists ? try store.lock(exclusive: false) { [reporter, store] in reporter.report(.waitingForLock(store.lockPath)) } : nil
+            defer { withExtendedLifetime(lock) {} }
+            let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
+                                     noCache: options.noCache, metadata: options.metadata)
+            willRun = Set(plan.images.flatMap { image in image.steps.filter { !$0.status.isHit }.map { "\(image.name)/\($0.step.number)" } })
+        }
+        for (name, number) in lacking where willRun.contains("\(name)/\(number)") {
+            let step = project.stages[name]!.steps.first { $0.number == number }!
+            try Self.requireSecrets(of: step, in: project.stages[name]!, given: options.secrets)
+        }
+    }
+
+    /// Fails when `step` lists a secret that is not given (also checked as the step starts).
+    static func requireSecrets(of step: Step, in stage: Stage, given: [String: [UInt8]]) throws {
+        for id in step.provisioner.secretIDs where given[id] == nil {
+            throw PipelineError.stepInput(
+                image: stage.name, what: "step \(step.number)", location: step.location,
+                message: "secret '\(id)' is not given, and the step is not in the cache; pass --secret id=\(id),env=VARIABLE or --secret id=\(id),src=FILE")
         }
     }
 
@@ -154,6 +174,10 @@ public final class Builder: Sendable {
         if let checks, options.noCache || named != assembled.manifestDescriptor.digest || previous?.checks != checks {
             // A failing check throws here: the image is not named.
             try ImageChecks(store: store, reporter: reporter, machines: machines(options)).run(stage, image: assembled, epoch: base.epoch)
+        } else if checks != nil {
+            for number in stage.checks.indices {
+                reporter.report(.checkFinished(image: stage.name, check: number + 1, of: stage.checks.count, result: .cached, seconds: 0))
+            }
         }
         var image = BuiltImage(name: stage.name, assembled: assembled, steps: results, parent: base.parent,
                                seconds: started.secondsSince, upstream: walked.pins)

@@ -127,8 +127,9 @@ struct ImageWalker {
             return try body()
         } catch let error as PipelineError {
             throw error
-        } catch let error as ProvisionersError where error.isInterruptionOrMissingTool {
-            // Neither is about the stage file: "interrupted", or which package to install.
+        } catch let error as ProvisionersError where error.isAboutTheHost {
+            // Not about the stage file: "interrupted", which package to install, or where
+            // to put the store.
             throw error
         } catch let error as LayersError {
             throw ErrorWithContext("\(stage.baseLocation): the base of \(stage.name) could not be made", cause: error)
@@ -147,9 +148,9 @@ extension ContinuousClock.Instant {
 }
 
 extension ProvisionersError {
-    var isInterruptionOrMissingTool: Bool {
+    var isAboutTheHost: Bool {
         switch self {
-        case .interrupted, .missingTool: return true
+        case .interrupted, .missingTool, .unusableFileSystem: return true
         default: return false
         }
     }

@@ -23,7 +23,8 @@ enum StepErrors {
             return PipelineError.commandFailed(image: image, what: what, location: location, status: status, output: output)
         case ProvisionersError.limitReached(let hit):
             return PipelineError.limitReached(image: image, what: what, location: location, limit: hit)
-        case ProvisionersError.interrupted, is PipelineError:
+        case ProvisionersError.interrupted, ProvisionersError.unusableFileSystem, is PipelineError:
+            // Not about the step: an interrupt, or a store overlayfs cannot use.
             return error
         default:
             return PipelineError.stepFailed(image: image, what: what, location: location, cause: error)

@@ -18,4 +18,11 @@ public struct StepResult: Sendable {
     public var seconds: Double
     /// For an apt step: the packages installed, as name=version.
     public var packages: [String]?
+
+    /// True when the step left the image as it was: its layer is an empty archive (what it
+    /// wrote was all normalised away, like `apt-get update`'s lists, or it wrote nothing).
+    public var changedNothing: Bool { layer.diffID == Self.emptyLayerDiffID }
+
+    /// The diffID of a layer without entries: a tar of only its two zero end blocks.
+    static let emptyLayerDiffID = Digest.sha256([UInt8](repeating: 0, count: 1024))
 }

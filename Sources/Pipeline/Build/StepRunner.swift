@@ -19,6 +19,9 @@ struct StepRunner: MissHandler {
     var imports: Bool { true }
 
     func step(_ step: Step, of stage: Stage, evaluation: StepEvaluation, reason: MissReason, image: ImageSoFar) throws -> MadeLayer? {
+        // The plan saw which steps run before the build began; a step it could not know
+        // (after a base rebuilt into the same bytes) is checked as it starts.
+        try Builder.requireSecrets(of: step, in: stage, given: secrets)
         reporter.report(.stepStarted(image: stage.name, step: step.number, of: stage.steps.count, summary: step.summary,
                                      reason: reason.summary))
         let made = try StepErrors.mapping(step, of: stage) { () throws -> MadeLayer in

@@ -35,10 +35,17 @@ public struct Plan: Sendable {
         public var config: ConfigPatch
         /// The manifest digest the build will produce, when every step is a hit.
         public var predicted: Digest?
+        /// The manifest the store names the image now (what push, run and export use).
+        public var current: Digest?
         /// The image's last build, if any.
         public var lastBuild: BuildRecord?
         /// How the first layer of a debian or rootfs base stands (nil for other bases).
         public var baseStatus: Status?
+
+        /// True when a build would change nothing: every step is a hit and the image it
+        /// gives is the one the store names. After a revert every step is a hit, yet the
+        /// store still names the reverted build: a (cached) build names the image again.
+        public var isUpToDate: Bool { predicted != nil && predicted == current }
     }
 
     /// Images in build order, parents first.
@@ -50,11 +57,18 @@ public struct Plan: Sendable {
         workspace: Workspace, project: Project, targets: [String], sourceDateEpoch: Int64?, noCache: Bool = false,
         metadata: SourceMetadata = SourceMetadata()
     ) throws -> Plan {
-        let order = try project.buildOrder(for: targets)
-        let lockFile = try LockFile.load(directory: project.directory)
-        let store = workspace.store
-        let lock = store.exists ? try workspace.readLock() : nil
+        let lock = workspace.store.exists ? try workspace.readLock() : nil
         defer { withExtendedLifetime(lock) {} }
+        return try make(store: workspace.store, project: project, order: try project.buildOrder(for: targets),
+                        sourceDateEpoch: sourceDateEpoch, noCache: noCache, metadata: metadata)
+    }
+
+    /// The plan for `order` (images in build order), read from `store` under a lock the
+    /// caller holds (or with no store yet).
+    static func make(
+        store: ContentStore, project: Project, order: [String], sourceDateEpoch: Int64?, noCache: Bool, metadata: SourceMetadata
+    ) throws -> Plan {
+        let lockFile = try LockFile.load(directory: project.directory)
         // A plan never reaches a registry: a base not pulled yet is built first.
         let walker = ImageWalker(store: store, evaluator: StepEvaluator(store: store), fetcher: NoImageFetcher(),
                                  sourceDateEpoch: sourceDateEpoch, noCache: noCache, metadata: metadata)
@@ -65,11 +79,12 @@ public struct Plan: Sendable {
             let parent = stage.base.parentImage.flatMap { predicted[$0] }
             let walked = try walker.walk(stage, parent: parent, pins: lockFile?.images[name]?.upstream, handler: PlanningHandler())
             predicted[name] = walked.assembled
+            let current = store.exists ? try store.image(named: name)?.digest : nil
             images.append(Image(
                 name: name, file: stage.file, base: stage.base,
                 steps: walked.steps.compactMap { walkedStep in walkedStep.step.map { StepPlan(step: $0, status: Status(walkedStep)) } },
                 checks: stage.checks, config: stage.config, predicted: walked.assembled?.manifestDescriptor.digest,
-                lastBuild: walked.previous, baseStatus: walked.baseLayer.map(Status.init)))
+                current: current, lastBuild: walked.previous, baseStatus: walked.baseLayer.map(Status.init)))
         }
         return Plan(images: images)
     }

@@ -37,9 +37,26 @@ public struct WhyReport: Sendable {
             }
             return WhyReport(upToDate: false, lines: lines)
         }
+        // Every step is a hit, but an image may still not be the one the store names: the
+        // inputs went back to an earlier build's (a revert), whose result a build restores.
+        if let stale = plan.images.first(where: { $0.predicted != nil && !$0.isUpToDate }), let digest = stale.predicted {
+            let named = stale.current.map { "the store names \($0)\(stale.lastBuild.map { " (build #\($0.sequence))" } ?? "")" }
+                ?? "the store names no \(stale.name) image"
+            var lines = ["\(stale.name) is out of date: its inputs are an earlier build's, every step a cache hit, but \(named); 'bake build \(image)' names \(digest) again"]
+            let downstream = plan.images.drop { $0.name != stale.name }.dropFirst().map(\.name)
+            if !downstream.isEmpty {
+                lines.append("then \(downstream.joined(separator: ", ")) \(downstream.count == 1 ? "is" : "are") named again on it")
+            }
+            return WhyReport(upToDate: false, lines: lines)
+        }
         let count = target.steps.count
         let when = target.lastBuild.map { ", as in its build #\($0.sequence) (\($0.finishedAt))" } ?? ""
-        var line = "\(image) is up to date: all \(count) step\(count == 1 ? "" : "s") are cache hits\(when)"
+        let steps = switch count {
+        case 0: "it has no steps to rebuild"
+        case 1: "its one step is a cache hit"
+        default: "all \(count) steps are cache hits"
+        }
+        var line = "\(image) is up to date: \(steps)\(when)"
         if let digest = target.predicted { line += "; it is \(digest)" }
         return WhyReport(upToDate: true, lines: [line])
     }

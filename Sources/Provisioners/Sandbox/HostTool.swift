@@ -27,17 +27,25 @@ public enum HostTool {
         return nil
     }
 
-    /// Runs `arguments` with `environment` added to bake's; each output line also goes to `line`.
+    /// The only variables of bake's environment a host tool sees: where home and scratch
+    /// space are, and how to reach the network (a proxy, a private CA). Anything else (an
+    /// `LD_PRELOAD`, a `PYTHONPATH`, `DEBIAN_FRONTEND`...) could change what mmdebstrap and
+    /// apt put in a base, so it never reaches them.
+    public static let passedThrough = [
+        "HOME", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+    ]
+
+    /// Runs `arguments` with a clean environment (a fixed PATH, `passedThrough` from bake's,
+    /// then `environment`); each output line also goes to `line`. The program runs with the
+    /// default personality, as bake resets its own (`HostPersonality`).
     public static func run(
         _ arguments: [String], environment: [String: String] = [:], line: ((String) -> Void)? = nil
     ) throws -> Result {
         let pipe = try HostProcess.pipe(for: arguments[0])
-        var merged = [String: String]()
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") { merged[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
-            pointer += 1
+        var merged = ["PATH": SandboxEnvironment.defaultPath]
+        for name in passedThrough {
+            if let value = getenv(name) { merged[name] = String(cString: value) }
         }
         for (key, value) in environment { merged[key] = value }
         let pid: pid_t

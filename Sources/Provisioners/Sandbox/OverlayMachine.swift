@@ -264,6 +264,14 @@ public final class OverlayMachine: Machine {
         if Interrupts.happened { throw ProvisionersError.interrupted }
         if let hit { throw ProvisionersError.limitReached(hit) }
         if exitStatus == 125, !setupError.isEmpty {
+            if setupError.hasPrefix("cannot mount the overlay") {
+                // Most often the store is on a file system overlayfs cannot use (FUSE, NFS):
+                // say which, and how to move the store.
+                let folders = [upper] + distinctLowers
+                if let unusable = folders.lazy.compactMap({ MountedFileSystem.holding($0) }).first(where: { !$0.isLocal }) {
+                    throw ProvisionersError.unusableFileSystem(folder: scratch, fileSystem: unusable, cause: setupError.droppingTrailing("\n"))
+                }
+            }
             throw ProvisionersError.sandbox(setupError.droppingTrailing("\n"))
         }
         if !setupError.isEmpty {

@@ -22,8 +22,8 @@ public struct KnownCause: Sendable, Hashable, Codable {
 extension KnownCause {
     /// `*.pyc`, `*.pyo` and anything in `__pycache__/`.
     public static let pythonBytecode = KnownCause(
-        name: "Python bytecode (it records the source's mtime and depends on the compile order)",
-        fix: "set PYTHONDONTWRITEBYTECODE=1 in the step, or compile with python3 -m compileall --invalidation-mode checked-hash"
+        name: "Python bytecode (timestamp-based .pyc record the source's mtime; bake removes those and keeps hash-based ones)",
+        fix: "compile in the step with python3 -m compileall (pip does it too: under SOURCE_DATE_EPOCH, which bake sets, both write hash-based .pyc), or --invalidation-mode checked-hash"
     )
     /// `/etc/machine-id`, `/var/lib/dbus/machine-id`.
     public static let machineID = KnownCause(
@@ -79,6 +79,17 @@ extension KnownCause {
     public static let buildTimestamp = KnownCause(
         name: "a timestamp written at build time",
         fix: "use $SOURCE_DATE_EPOCH (set in every step) instead of the clock, e.g. date -d @$SOURCE_DATE_EPOCH"
+    )
+
+    /// A text file whose only differing lines are `ls -l` lines (a mode, then a date).
+    public static let listingTimes = KnownCause(
+        name: "a file listing with modification times (ls -l)",
+        fix: "list without times (ls -1, or stat -c '%A %s %n'), or give the files a fixed time first (touch -d @$SOURCE_DATE_EPOCH)"
+    )
+    /// A tar archive (`*.tar`, `*.tar.gz`...) whose content differs.
+    public static let tarMemberTimes = KnownCause(
+        name: "tar records each member's mtime, owner names and order",
+        fix: "tar --sort=name --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime --owner=0 --group=0 --numeric-owner --pax-option=delete=atime,delete=ctime (and gzip -n for .tar.gz)"
     )
 
     /// `/var/log/lastlog`, `wtmp`, `btmp`, `faillog`.

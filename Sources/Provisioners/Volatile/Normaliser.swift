@@ -5,12 +5,18 @@ import Layers
 /// `VolatileFiles.table` that has an action is applied to the upper dir. `drop` removes the
 /// path (a whiteout when the image below has it, so a stale copy never shows through;
 /// deletions inside a dropped folder are kept), `empty` leaves an empty file, `shadowDates`
-/// clamps the "last password change" days of /etc/shadow to the build day.
+/// clamps the "last password change" days of /etc/shadow to the build day,
+/// `timestampBytecode` drops a .pyc only when it is timestamp-based (and then a
+/// `__pycache__` folder the step made that is left empty).
 public enum Normaliser {
     public enum Action: Sendable, Hashable {
         case drop
         case empty
         case shadowDates
+        /// Python bytecode: a .pyc whose header says it is checked by the source's mtime
+        /// (PEP 552 flags 0) is dropped; a hash-based one (flags bit 0) is deterministic
+        /// and stays. A `__pycache__` folder goes when nothing is left in it.
+        case timestampBytecode
     }
 
     /// The rows the normaliser applies (the table's rows with an action).
@@ -21,11 +27,18 @@ public enum Normaliser {
     @discardableResult
     public static func apply(toUpper upper: String, epoch: Int64, below: (RelativePath) -> Bool = { _ in false }) throws -> [String] {
         var targets: [(RelativePath, Action)] = []
+        var folders: [RelativePath] = []
         try DirectoryWalker.walk(Array(upper.utf8)) { file in
             let path = file.path.description
             if let rule = rules.first(where: { Glob.matches($0.pattern, path) }), let action = rule.action {
                 // A deletion of a volatile file is kept: the file is then simply gone.
                 if file.status.kind == .characterDevice && file.status.rdev == 0 { return }
+                if action == .timestampBytecode {
+                    if file.status.kind == .directory { folders.append(file.path); return }
+                    if file.status.kind == .regular, (try? isHashBased(Array(upper.utf8) + [0x2f] + file.path.bytes)) == true { return }
+                    if file.status.kind == .regular { targets.append((file.path, .drop)) }
+                    return
+                }
                 if action != .drop && file.status.kind != .regular { return }
                 targets.append((file.path, action))
             }
@@ -43,10 +56,38 @@ public enum Normaliser {
                 guard truncate(host, 0) == 0 else { throw LayersError.system(operation: "empty", path: host, errno: errno) }
             case .shadowDates:
                 try pinShadowDates(host, epoch: epoch)
+            case .timestampBytecode:
+                continue
             }
             changed.append(path.absoluteDescription)
         }
-        return changed
+        // Deepest first, so a folder emptied of its folders is seen empty too.
+        for folder in folders.reversed() where !below(folder) && !dropped.contains(where: { $0.isAncestor(of: folder) }) {
+            let host = Array(upper.utf8) + [0x2f] + folder.bytes
+            guard (try? FileSystem.directoryEntries(host))?.isEmpty == true else { continue }
+            try FileSystem.removeTree(bytes: host)
+            changed.append(folder.absoluteDescription)
+        }
+        return changed.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// True when the .pyc at `path` is hash-based (PEP 552): a Python 3.7+ magic number
+    /// (3392 and up, below Python 2's 20121...) followed by `\r\n`, then a flags word with
+    /// bit 0 set. Such a file holds the source's hash, not its mtime: the same source and
+    /// Python give the same bytes.
+    static func isHashBased(_ path: [UInt8]) throws -> Bool {
+        let file = try OpenFile(bytes: path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+        var header = [UInt8](repeating: 0, count: 8)
+        var count = 0
+        while count < 8 {
+            let read = try header.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[count...])) }
+            if read == 0 { break }
+            count += read
+        }
+        guard count == 8, header[2] == 0x0d, header[3] == 0x0a else { return false }
+        let magic = Int(header[0]) | Int(header[1]) << 8
+        let flags = UInt32(header[4]) | UInt32(header[5]) << 8 | UInt32(header[6]) << 16 | UInt32(header[7]) << 24
+        return (3392..<20121).contains(magic) && flags & 1 == 1
     }
 
     /// Removes `path` from the upper dir: a whiteout takes its place when the image below

@@ -9,9 +9,11 @@
 /// number of names.
 public enum VolatileFiles {
     public static let table: [VolatileFile] = [
-        VolatileFile("**/__pycache__", .drop, .pythonBytecode),
+        // Hash-based .pyc (what compileall and pip write under SOURCE_DATE_EPOCH) are the
+        // same every time and stay; timestamp-based ones (written on import) go.
+        VolatileFile("**/*.pyc", .timestampBytecode, .pythonBytecode),
+        VolatileFile("**/__pycache__", .timestampBytecode, .pythonBytecode),
         VolatileFile("**/__pycache__/**", .drop, .pythonBytecode),
-        VolatileFile("**/*.pyc", .drop, .pythonBytecode),
         VolatileFile("**/*.pyo", nil, .pythonBytecode),
         VolatileFile("etc/machine-id", .empty, .machineID),
         VolatileFile("var/lib/dbus/machine-id", .drop, .machineID),

@@ -36,10 +36,13 @@ extension Bake {
 
                 EXAMPLES:
                   bake build app
-                  bake build --jobs 4                 every image, independent ones in parallel
+                  # every image, independent ones in parallel
+                  bake build --jobs 4
                   bake build app --secret id=npm_token,env=NPM_TOKEN
-                  bake build --locked                 CI: fail if any image differs from bake.lock
-                  bake --progress json build app      one JSON event per line, for tools
+                  # CI: fail if any image differs from bake.lock
+                  bake build --locked
+                  # one JSON event per line, for tools
+                  bake --progress json build app
                   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bake build app
                 """
         )
@@ -75,16 +78,18 @@ extension Bake {
 
         func run() throws {
             let started = ContinuousClock.now
-            let workspace = try global.workspace()
-            let project = try workspace.loadProject()
-            let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
+            // Every failure, a stage file that does not validate included, reaches the
+            // reporter: with --progress json the stream ends with an error event.
             let reporter = global.progress.reporter()
-            let secrets = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
-            let ceiling = try ceiling.ceiling()
-            let builder = Builder(project: project, store: workspace.store, reporter: reporter)
-            Interrupts.installForBuilds()
             let built: [BuiltImage]
             do {
+                let workspace = try global.workspace()
+                let project = try workspace.loadProject()
+                let epoch = try BuildTime.sourceDateEpoch(from: ProcessInfo.processInfo.environment)
+                let secrets = try SecretSpec.load(secretSpecs, environment: ProcessInfo.processInfo.environment)
+                let ceiling = try ceiling.ceiling()
+                let builder = Builder(project: project, store: workspace.store, reporter: reporter)
+                Interrupts.installForBuilds()
                 var options = BuildOptions(targets: images, sourceDateEpoch: epoch, compressionThreads: threads, noCache: noCache,
                                            jobs: jobs)
                 options.secrets = secrets
@@ -94,6 +99,7 @@ extension Bake {
                 options.ceiling = ceiling
                 built = try builder.build(options)
             } catch {
+                reporter.failed(error)
                 reporter.stop()
                 throw error
             }

@@ -20,8 +20,10 @@ extension Bake {
                 them) or NAME@sha256:DIGEST: a past build can be exported again for a rollback.
 
                 EXAMPLES:
-                  bake export app --format docker-archive --output app.tar && podman load -i app.tar
-                  bake export app --format oci --output /tmp/layout && skopeo inspect oci:/tmp/layout:app
+                  bake export app --format docker-archive --output app.tar
+                  podman load -i app.tar
+                  bake export app --format oci --output /tmp/layout
+                  skopeo inspect oci:/tmp/layout:app
                   sudo bake export app --format rootfs --output /tmp/app-root
                   bake export app@3 --format oci-archive --output app-build3.tar
                 """

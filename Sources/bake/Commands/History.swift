@@ -15,7 +15,8 @@ extension Bake {
 
                 EXAMPLES:
                   bake history app
-                  bake export app@41 --format oci-archive --output app-41.tar     roll back to build 41
+                  # roll back to build 41
+                  bake export app@41 --format oci-archive --output app-41.tar
                   bake history app --json | jq -r '.builds[1].digest'
                 """
         )

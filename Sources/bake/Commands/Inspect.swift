@@ -41,7 +41,7 @@ extension Bake {
             for (index, layer) in report.layers.enumerated() {
                 let history = report.config.history?.filter { $0.emptyLayer != true }
                 let origin = history.flatMap { index < $0.count ? $0[index].createdBy : nil } ?? ""
-                print("    \(layer.digest.short)  \(Console.size(layer.size).padding(toLength: 9, withPad: " ", startingAt: 0))  \(origin)")
+                print("    \(layer.digest.short)  \(Console.size(layer.size).padding(toLength: 9, withPad: " ", startingAt: 0))  \(Self.oneLine(origin))")
             }
             if let config = report.config.config {
                 if let entrypoint = config.entrypoint { print("  entrypoint \(entrypoint)") }
@@ -53,6 +53,15 @@ extension Bake {
                 for (key, value) in (config.labels ?? [:]).sorted(by: { $0.key < $1.key }) { print("  label    \(key)=\(value)") }
                 if let signal = config.stopSignal { print("  stop     \(signal)") }
             }
+        }
+
+        /// A history text (a whole run script) as one line of the layer table: its first
+        /// line, cut to fit 80 columns, and how many lines follow.
+        static func oneLine(_ text: String, width: Int = 56) -> String {
+            let lines = text.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
+            var first = String(lines.first ?? "")
+            if first.count > width { first = String(first.prefix(width - 3)) + "..." }
+            return lines.count > 1 ? first + " (+\(lines.count - 1) lines)" : first
         }
     }
 }

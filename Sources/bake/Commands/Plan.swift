@@ -10,7 +10,9 @@ extension Bake {
                 Lists the images a build of IMAGE would touch (every image when none is named), \
                 parents first, and each step as HIT (taken from the cache) or BUILD with the \
                 reason: the input file, step text, base image or build time that changed since \
-                the last build. Reads files and the store; writes nothing.
+                the last build. A step that will run and lists secrets says so ("needs \
+                secret api"): only those need --secret; a cached step needs none. Reads files \
+                and the store; writes nothing.
 
                 EXAMPLES:
                   bake plan
@@ -46,9 +48,9 @@ extension Bake {
                     case .hit(let layer):
                         print("  \(step.step.number). HIT    \(step.step.summary)  [\(layer.descriptor.digest.short)]")
                     case .build(let reason):
-                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(reason.summary))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(reason.summary))\(needs(step.step))")
                     case .after(let why):
-                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))\(needs(step.step))")
                     }
                 }
                 let config = configSummary(image.config)
@@ -56,8 +58,22 @@ extension Bake {
                 for check in image.checks {
                     print("  check: \(check.script.split(separator: "\n").first.map(String.init) ?? "")")
                 }
-                if let digest = image.predicted { print("  up to date: \(digest)") }
+                if let digest = image.predicted {
+                    if image.isUpToDate {
+                        print("  up to date: \(digest)")
+                    } else if let current = image.current {
+                        print("  out of date: the store names \(current); a build (every step cached) names \(digest)")
+                    } else {
+                        print("  not built yet: a build (every step cached) names \(digest)")
+                    }
+                }
             }
+        }
+
+        /// The secrets a step that will run needs (a cached one needs none).
+        private func needs(_ step: Step) -> String {
+            let ids = step.provisioner.secretIDs
+            return ids.isEmpty ? "" : "  needs secret\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))"
         }
 
         private func configSummary(_ patch: ConfigPatch) -> String {

@@ -29,10 +29,12 @@ extension Bake {
                 tokens are both handled. TLS is verified unless --insecure.
 
                 EXAMPLES:
-                  bake push app registry.example.com/team/app --tag {git.sha} --tag {seq} --tag latest
-                  bake push app@41 registry.example.com/team/app --tag latest   (an older build)
+                  REPO=registry.example.com/team/app
+                  bake push app $REPO --tag {git.sha} --tag {seq} --tag latest
+                  # an older build
+                  bake push app@41 $REPO --tag latest
                   bake push app 127.0.0.1:5000/app --tag dev --insecure
-                  bake push app registry.example.com/team/app --tag {seq} --json | jq -r .reference
+                  bake push app $REPO --tag {seq} --json | jq -r .reference
                 """
         )
 

@@ -12,7 +12,8 @@ extension Bake {
                 so it takes one request per tag. Prints REPOSITORY:TO and the digest.
 
                 EXAMPLES:
-                  bake retag registry.example.com/team/app:454 latest          roll latest back to build 454
+                  # roll latest back to build 454
+                  bake retag registry.example.com/team/app:454 latest
                   bake retag registry.example.com/team/app@sha256:... latest stable
                 """
         )

@@ -28,8 +28,10 @@ extension Bake {
 
                 EXAMPLES:
                   bake verify app
-                  bake verify --json > verify.json          every image, a report for CI
-                  bake verify app --diffoscope              also run diffoscope on the differing files
+                  # every image, a report for CI
+                  bake verify --json > verify.json
+                  # also run diffoscope on the differing files
+                  bake verify app --diffoscope
                 """
         )
 

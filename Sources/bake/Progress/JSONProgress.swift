@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import OCI
 import Pipeline
@@ -8,8 +9,15 @@ import Synchronization
 ///     {"event":"image-start","image":"base",...}
 ///     {"event":"step-start","image":"base","step":1,...,"reason":"never built"}
 ///     {"event":"step","image":"base","step":1,"status":"built",...}
+///     {"event":"check-start","image":"base","check":1,"of":2,"summary":"..."}
+///     {"event":"check","image":"base","check":1,"of":2,"status":"passed","seconds":0.1}
 ///     {"event":"image","image":"base","digest":"sha256:...",...}
 ///     {"event":"done","images":[{"image":"base","digest":"sha256:..."}],...}
+///
+/// A failed build ends with one error event instead of `done` (the same sentence is on
+/// stderr): `{"event":"error","image":"app","step":2,"message":"...","exitCode":1}`, with
+/// `check` instead of `step` for a check, `commandExitCode` when a command failed, and no
+/// image or step when the error is about neither.
 final class JSONProgress: ProgressReporter, Sendable {
     /// Events from images building in parallel are written whole, one line at a time.
     private let output = Mutex(())
@@ -40,6 +48,8 @@ final class JSONProgress: ProgressReporter, Sendable {
         var check: Int?
         var packages: [String]?
         var message: String?
+        var exitCode: Int32?
+        var commandExitCode: Int32?
     }
 
     struct ImageDigest: Encodable {
@@ -69,6 +79,10 @@ final class JSONProgress: ProgressReporter, Sendable {
             emit(Fields(event: "output", image: image, label: label, line: line))
         case .checkStarted(let image, let check, let of, let summary):
             emit(Fields(event: "check-start", image: image, of: of, summary: summary, check: check))
+        case .checkFinished(let image, let check, let of, let result, let seconds):
+            var fields = Fields(event: "check", image: image, of: of, status: result.name, seconds: seconds, check: check)
+            if case .failed(let status) = result { fields.commandExitCode = status }
+            emit(fields)
         case .imageFinished(let image):
             let built = image.steps.filter { !$0.cached }.count
             emit(Fields(event: "image", image: image.name, seconds: image.seconds, digest: image.manifestDescriptor.digest,
@@ -76,6 +90,21 @@ final class JSONProgress: ProgressReporter, Sendable {
         case .warning(let message):
             emit(Fields(event: "warning", message: message))
         }
+    }
+
+    func failed(_ error: any Error) {
+        var fields = Fields(event: "error", message: String(describing: error), exitCode: BakeExitStatus(for: error).rawValue)
+        if let pipeline = error as? PipelineError {
+            if let subject = pipeline.subject {
+                fields.image = subject.image
+                let parts = subject.what.split(separator: " ")
+                if parts.count == 2, let number = Int(parts[1]) {
+                    if parts[0] == "step" { fields.step = number } else if parts[0] == "check" { fields.check = number }
+                }
+            }
+            fields.commandExitCode = pipeline.commandExitStatus
+        }
+        emit(fields)
     }
 
     func finish(_ images: [BuiltImage], seconds: Double) {

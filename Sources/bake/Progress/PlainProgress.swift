@@ -22,6 +22,8 @@ final class PlainProgress: ProgressReporter, Sendable {
             line = "\(image) \(label) | \(text)"
         case .checkStarted(let image, let check, let of, let summary):
             line = "\(image) check [\(check)/\(of)] \(summary)"
+        case .checkFinished:
+            line = nil
         case .imageFinished(let image):
             line = "\(image.name) \(image.manifestDescriptor.digest)"
         case .warning(let message):

@@ -23,6 +23,8 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable {
 
 extension ProgressReporter {
     func stop() {}
+    /// Plain and terminal progress leave the error to bake's one line on stderr.
+    func failed(_ error: any Error) {}
 }
 
 extension String {

@@ -8,4 +8,6 @@ protocol ProgressReporter: BuildReporter {
     func finish(_ images: [BuiltImage], seconds: Double)
     /// Called when a build fails, before the error is printed.
     func stop()
+    /// Called when a build fails with `error`, before `stop()`.
+    func failed(_ error: any Error)
 }

@@ -7,8 +7,10 @@ enum ProgressText {
     static func step(_ result: StepResult) -> String {
         let status = result.cached ? "cached" : "built "
         let reason = result.reason.map { "  (\($0))" } ?? ""
+        // A step that changed nothing says so, rather than showing an empty layer's size.
+        let size = result.changedNothing ? "no change" : Console.size(result.layer.descriptor.size)
         return "\(result.image) [\(result.step)/\(result.of)] \(status) \(result.summary)  \(result.layer.descriptor.digest.short) "
-            + "\(Console.size(result.layer.descriptor.size)) \(seconds(result.seconds))\(reason)"
+            + "\(size) \(seconds(result.seconds))\(reason)"
     }
 
     static func seconds(_ value: Double) -> String {
@@ -23,7 +25,8 @@ enum ProgressText {
             if image.steps.isEmpty { rows.append([image.name, "-", "no steps", "", "", ""]) }
             for step in image.steps {
                 rows.append([image.name, "\(step.step) \(step.summary)", step.cached ? "cached" : "built",
-                             seconds(step.seconds), Console.size(step.layer.descriptor.size), step.layer.descriptor.digest.short])
+                             seconds(step.seconds), step.changedNothing ? "no change" : Console.size(step.layer.descriptor.size),
+                             step.layer.descriptor.digest.short])
             }
         }
         var widths = [Int](repeating: 0, count: rows[0].count)

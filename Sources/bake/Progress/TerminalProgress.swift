@@ -49,7 +49,7 @@ final class TerminalProgress: ProgressReporter, Sendable {
             redraw(permanent: ["\(image) \(label) | \(text)"])
         case .checkStarted(let image, let check, let of, let summary):
             redraw(permanent: ["\(image) check [\(check)/\(of)] \(summary)"])
-        case .imageFinished:
+        case .imageFinished, .checkFinished:
             break
         case .warning(let message):
             redraw(permanent: ["bake: warning: \(message)"])

@@ -14,14 +14,20 @@ extension KnownCause {
         if let row = VolatileFiles.row(for: String(path.drop(while: { $0 == "/" }))) {
             return row.cause
         }
+        if contentDiffers && [".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar.zst"].contains(where: { name.hasSuffix($0) }) {
+            return tarMemberTimes
+        }
         if contentDiffers && (name.hasSuffix(".gz") || name.hasSuffix(".tgz")) {
             return gzipHeader
         }
         if contentDiffers && [".zip", ".jar", ".war", ".ear", ".whl", ".apk"].contains(where: { name.hasSuffix($0) }) {
             return zipTimestamps
         }
-        if contentDiffers, let before = difference.before, let after = difference.after, onlyTimestampsDiffer(before, after) {
-            return buildTimestamp
+        if contentDiffers, let before = difference.before, let after = difference.after {
+            let (removed, inserted) = TextDiff.changedLines(before, after)
+            let changed = removed + inserted
+            if !changed.isEmpty && changed.allSatisfy(isListingLine) { return listingTimes }
+            if onlyTimestampsDiffer(before, after) { return buildTimestamp }
         }
         return nil
     }
@@ -137,6 +143,15 @@ extension KnownCause {
     }
 
     // MARK: - Timestamps in content
+
+    /// A line of `ls -l` (or `ls -la`, `find -ls`): a file mode (`-rw-r--r--`, `drwxr-xr-x.`,
+    /// `lrwxrwxrwx+`), and later a date as ls writes it (`Nov 14 22:13`, `Nov 14  2023`, or
+    /// `2023-11-14 22:13` with `--time-style`).
+    static func isListingLine(_ line: String) -> Bool {
+        guard line.contains(#/(^|\s)[-dlcbps][-rwxsStT]{9}[.+@]?\s/#) else { return false }
+        return line.contains(#/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +[0-9]{1,2} +([0-9]{1,2}:[0-9]{2}|[0-9]{4}) /#)
+            || line.contains(#/[12][0-9]{3}-[01][0-9]-[0-3][0-9] [0-9]{2}:[0-9]{2}/#)
+    }
 
     /// True when at least one line differs and every differing line, on either side, holds
     /// something that looks like a time.
