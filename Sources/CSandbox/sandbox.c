@@ -363,6 +363,15 @@ static void make_volume(int root_fd, const char *source, const char *target, int
         errno = 0;
         fail_path("a volume cannot be mounted in /proc or /sys:", target);
     }
+    // An image's `/top -> /` leads to the root itself: a volume there would replace the
+    // sandbox's root (and hide its /proc and /dev) at pivot_root.
+    struct stat point_status, root_status;
+    if (fstat(point, &point_status) != 0 || fstat(root_fd, &root_status) != 0)
+        fail_path("cannot reach the mount point of the volume", target);
+    if (point_status.st_dev == root_status.st_dev && point_status.st_ino == root_status.st_ino) {
+        errno = 0;
+        fail_path("a volume cannot replace the image's root folder; a symlink leads there from", target);
+    }
     char via[PATH_LIMIT];
     descriptor_path(via, point);
     // A plain bind (not MS_REC): what is mounted below the host path stays out.

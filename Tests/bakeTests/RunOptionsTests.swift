@@ -10,7 +10,7 @@ struct RunOptionsTests {
     static let site = """
         from: tools
         steps:
-          - run: mkdir -p /srv/app && ln -s /etc /srv/app/etc-link && ln -s /proc/sys /srv/app/proc-link
+          - run: mkdir -p /srv/app && ln -s /etc /srv/app/etc-link && ln -s /proc/sys /srv/app/proc-link && ln -s / /srv/app/top
         config:
           user: web
           workdir: /srv/app
@@ -131,6 +131,10 @@ struct RunOptionsTests {
         let proc = try BakeCLI.run(["run", "site", "-v", "\(host):/srv/app/proc-link", "--", "true"], in: project)
         #expect(proc.status == 1)
         #expect(proc.stderr.contains("a volume cannot be mounted in /proc or /sys: /srv/app/proc-link"), "\(proc.stderr)")
+        // Nor is the root itself, reached through a symlink.
+        let top = try BakeCLI.run(["run", "site", "-v", "\(host):/srv/app/top", "--", "true"], in: project)
+        #expect(top.status == 1)
+        #expect(top.stderr.contains("a volume cannot replace the image's root folder; a symlink leads there from /srv/app/top"), "\(top.stderr)")
         // Nor is one through /proc's magic links (/dev/fd -> /proc/self/fd).
         let magic = try BakeCLI.run(["run", "site", "-v", "\(host):/dev/fd/0", "--", "true"], in: project)
         #expect(magic.status == 1, "\(magic.stderr)")

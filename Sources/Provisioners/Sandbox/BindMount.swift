@@ -1,5 +1,6 @@
 /// A host path bound into a machine for one command (`bake run --volume`): nosuid and
-/// nodev, read-write unless `readOnly`.
+/// nodev, read-write unless `readOnly`. For commands whose changes are discarded: the mount
+/// points the sandbox makes for them are not left out of a captured layer.
 public struct BindMount: Sendable, Hashable {
     /// An absolute path on the host that exists.
     public var source: String
