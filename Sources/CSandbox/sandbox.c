@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -277,6 +280,123 @@ static void bind_resolv_conf(void) {
     if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) fail("cannot make /etc/resolv.conf read-only");
 }
 
+/// Opens `relative` (no leading "/") as if `root_fd` were "/": the image's symlinks are
+/// followed, but an absolute link or a ".." never leads out of the root (RESOLVE_IN_ROOT),
+/// and /proc's magic links (/proc/self/root) are refused. -1 with errno.
+static int open_in_root(int root_fd, const char *relative, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, root_fd, relative, &how, sizeof how);
+}
+
+/// `ROOT/proc/self/fd/FD`: a path mount(2) follows to exactly what the descriptor names (the
+/// sandbox's own /proc, mounted above, not the image's). How a mount point resolved inside the
+/// root is mounted on from this side of pivot_root, where a path would be resolved again from
+/// the host's "/" (an image's `/data -> /etc` would reach the host's /etc).
+static void descriptor_path(char *buffer, int fd) {
+    char digits[24], relative[64];
+    number(digits, fd);
+    append(relative, append(relative, 0, sizeof relative, "proc/self/fd/"), sizeof relative, digits);
+    join(buffer, cfg->root, relative);
+}
+
+/// One `bake run --volume`: the host's `source` bound onto `target` of the image. The image
+/// is untrusted: every step from the root to the mount point is resolved inside the root,
+/// missing folders are made from their (resolved) parent with mkdirat, and the bind goes
+/// onto the resolved descriptor, never onto a path. A mount point in /proc is refused (a
+/// volume there could hide /proc's guards, see guard_proc).
+static void make_volume(int root_fd, const char *source, const char *target, int read_only) {
+    struct stat source_status;
+    if (stat(source, &source_status) != 0) fail_path("cannot find the host path of the volume", source);
+    const char *relative = target;
+    while (*relative == '/') relative++;
+    size_t length = strlen(relative);
+    if (length == 0 || length >= PATH_LIMIT) {
+        errno = EINVAL;
+        fail_path("cannot mount a volume at", target);
+    }
+    char prefix[PATH_LIMIT];
+    for (size_t end = 1; end <= length; end++) {
+        if (end < length && relative[end] != '/') continue;
+        memcpy(prefix, relative, end);
+        prefix[end] = 0;
+        int found = open_in_root(root_fd, prefix, O_PATH);
+        if (found >= 0) {
+            close(found);
+            continue;
+        }
+        if (errno != ENOENT) fail_path("cannot reach the mount point of the volume", target);
+        // The parent exists (found or made one round before): it gets the missing name. A
+        // dangling symlink of the image fails here (EEXIST), rather than being followed.
+        char *slash = strrchr(prefix, '/');
+        const char *name = slash != NULL ? slash + 1 : prefix;
+        int parent;
+        if (slash != NULL) {
+            *slash = 0;
+            parent = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+        } else {
+            parent = dup(root_fd);
+        }
+        if (parent < 0) fail_path("cannot reach the mount point of the volume", target);
+        if (end == length && !S_ISDIR(source_status.st_mode)) {
+            int made = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (made < 0) fail_path("cannot create the mount point of the volume", target);
+            // 0644 and 0755 whatever bake's umask, as an image's own file and folder would be.
+            if (fchmod(made, 0644) != 0) fail_path("cannot create the mount point of the volume", target);
+            close(made);
+        } else if (mkdirat(parent, name, 0755) != 0 || fchmodat(parent, name, 0755, 0) != 0) {
+            if (errno == EEXIST) {
+                errno = 0;
+                fail_path("the image has a symlink that leads nowhere on the way to the volume's mount point", target);
+            }
+            fail_path("cannot create the mount point of the volume", target);
+        }
+        close(parent);
+    }
+    int point = open_in_root(root_fd, relative, O_PATH);
+    if (point < 0) fail_path("cannot reach the mount point of the volume", target);
+    struct statfs file_system;
+    if (fstatfs(point, &file_system) != 0) fail_path("cannot reach the mount point of the volume", target);
+    if (file_system.f_type == PROC_SUPER_MAGIC || file_system.f_type == SYSFS_MAGIC) {
+        errno = 0;
+        fail_path("a volume cannot be mounted in /proc or /sys:", target);
+    }
+    // An image's `/top -> /` leads to the root itself: a volume there would replace the
+    // sandbox's root (and hide its /proc and /dev) at pivot_root.
+    struct stat point_status, root_status;
+    if (fstat(point, &point_status) != 0 || fstat(root_fd, &root_status) != 0)
+        fail_path("cannot reach the mount point of the volume", target);
+    if (point_status.st_dev == root_status.st_dev && point_status.st_ino == root_status.st_ino) {
+        errno = 0;
+        fail_path("a volume cannot replace the image's root folder; a symlink leads there from", target);
+    }
+    char via[PATH_LIMIT];
+    descriptor_path(via, point);
+    // A plain bind (not MS_REC): what is mounted below the host path stays out.
+    if (mount(source, via, NULL, MS_BIND, NULL) != 0) fail_path("cannot mount the volume", target);
+    close(point);
+    // The descriptor names the folder under the new mount: resolve again to reach the mount
+    // itself and set its flags (a bind takes none of its own at first).
+    int mounted = open_in_root(root_fd, relative, O_PATH);
+    if (mounted < 0) fail_path("cannot reach the volume", target);
+    descriptor_path(via, mounted);
+    unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0);
+    if (mount(NULL, via, NULL, flags, NULL) != 0) fail_path("cannot set the flags of the volume", target);
+    close(mounted);
+}
+
+static void make_volumes(void) {
+    if (cfg->mount_count <= 0) return;
+    int root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) fail("cannot open the root");
+    for (int index = 0; index < cfg->mount_count; index++) {
+        make_volume(root_fd, cfg->mount_sources[index], cfg->mount_targets[index], cfg->mount_read_only[index]);
+    }
+    close(root_fd);
+}
+
 static void loopback_up(void) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) fail("cannot open a socket to bring up the loopback");
@@ -431,6 +551,8 @@ static int child_main(void *argument) {
     mount_at("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, cfg->tmp_options != NULL ? cfg->tmp_options : "mode=1777");
     make_secrets();
     bind_resolv_conf();
+    // Last: a volume may go anywhere in the image, inside /tmp or /dev included.
+    make_volumes();
     if (sethostname(cfg->hostname, strlen(cfg->hostname)) != 0) fail("cannot set the hostname");
     if (cfg->new_network) loopback_up();
 
@@ -490,6 +612,12 @@ static int child_main(void *argument) {
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGHUP, &action, NULL);
     sigaction(SIGQUIT, &action, NULL);
+    // bake run's stop signal (bake sends it here, see on_interrupt): a namespace's init gets
+    // a signal from outside only when it has a handler (or for SIGKILL and SIGSTOP, which
+    // cannot have one), so the init handles it and passes it on. SIGKILL kills the init and
+    // with it the namespace.
+    if (cfg->stop_signal > 0 && cfg->stop_signal < NSIG && cfg->stop_signal != SIGKILL && cfg->stop_signal != SIGSTOP)
+        sigaction(cfg->stop_signal, &action, NULL);
     // The init must hear the signals it forwards, even if bake's thread had them blocked.
     sigset_t none;
     sigemptyset(&none);
@@ -584,35 +712,70 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config) {
 #define TRACKED 64
 static volatile pid_t tracked[TRACKED];
 static volatile sig_atomic_t interrupted;
+// Set by bake_interrupt_install before the handlers are, and only read by them.
 static int gentle_mode;
+static int stop_signal_number = SIGTERM;
+static int grace_seconds = -1;
 
-static void on_interrupt(int signal_number) {
+/// Sends `signal_number` to every tracked sandbox; 1 when there was one.
+static int signal_tracked(int signal_number) {
     int running = 0;
-    int second = interrupted;
-    interrupted = 1;
     for (int index = 0; index < TRACKED; index++) {
         pid_t pid = tracked[index];
         if (pid > 0) {
             running = 1;
-            kill(pid, gentle_mode && !second ? SIGTERM : SIGKILL);
+            kill(pid, signal_number);
         }
     }
+    return running;
+}
+
+static void on_interrupt(int signal_number) {
+    int second = interrupted;
+    interrupted = 1;
+    int gentle = gentle_mode && !second && grace_seconds != 0;
+    int running = signal_tracked(gentle ? stop_signal_number : SIGKILL);
     if (!running) {
         signal(signal_number, SIG_DFL);
         raise(signal_number);
+    } else if (gentle && grace_seconds > 0) {
+        // The grace period is an alarm, not a watcher thread: alarm() and kill() are
+        // async-signal-safe, so the whole escalation happens in signal handlers, with no
+        // thread to start or wake from one, no lock, and nothing for the waiting code to
+        // poll. A command that ends earlier leaves an alarm that finds nothing to kill.
+        alarm((unsigned int)grace_seconds);
     }
 }
 
-void bake_interrupt_install(int gentle) {
+static void on_grace_over(int signal_number) {
+    (void)signal_number;
+    signal_tracked(SIGKILL);
+}
+
+void bake_interrupt_install(int gentle, int stop_signal, int grace_seconds_given) {
     gentle_mode = gentle;
+    stop_signal_number = stop_signal > 0 && stop_signal < NSIG ? stop_signal : SIGTERM;
+    grace_seconds = grace_seconds_given;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_interrupt;
     action.sa_flags = SA_RESTART;
     sigemptyset(&action.sa_mask);
+    // One interrupt handled at a time: a second signal waits for the first one's handler.
+    sigaddset(&action.sa_mask, SIGINT);
+    sigaddset(&action.sa_mask, SIGTERM);
+    sigaddset(&action.sa_mask, SIGHUP);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGHUP, &action, NULL);
+    if (gentle && grace_seconds > 0) {
+        struct sigaction grace;
+        memset(&grace, 0, sizeof grace);
+        grace.sa_handler = on_grace_over;
+        grace.sa_flags = SA_RESTART;
+        sigemptyset(&grace.sa_mask);
+        sigaction(SIGALRM, &grace, NULL);
+    }
 }
 
 void bake_signals_unblock(void) {
@@ -630,8 +793,10 @@ void bake_sandbox_track(pid_t pid) {
     for (int index = 0; index < TRACKED; index++) {
         if (__sync_bool_compare_and_swap(&tracked[index], 0, pid)) break;
     }
-    // A sandbox that started just after Ctrl-C must not run on.
-    if (interrupted) kill(pid, gentle_mode ? SIGTERM : SIGKILL);
+    // A sandbox that started just after Ctrl-C must not run on. SIGKILL even in gentle
+    // mode: its init may not handle the stop signal yet (it would be dropped), and its
+    // command has had no time to do anything worth a clean stop.
+    if (interrupted) kill(pid, SIGKILL);
 }
 
 void bake_sandbox_untrack(pid_t pid) {

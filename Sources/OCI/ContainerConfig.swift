@@ -20,6 +20,9 @@ public struct ContainerConfig: Sendable, Hashable, Codable {
     public var labels: [String: String]?
     /// Signal that stops the container.
     public var stopSignal: String?
+    /// Docker's health check (a Docker extension, see `Healthcheck`); absent unless set, so
+    /// configs without one keep their bytes.
+    public var healthcheck: Healthcheck?
     /// Windows only; kept when read.
     public var argsEscaped: Bool?
 
@@ -35,6 +38,7 @@ public struct ContainerConfig: Sendable, Hashable, Codable {
         case workingDir = "WorkingDir"
         case labels = "Labels"
         case stopSignal = "StopSignal"
+        case healthcheck = "Healthcheck"
         case argsEscaped = "ArgsEscaped"
     }
 

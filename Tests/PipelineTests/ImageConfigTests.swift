@@ -51,6 +51,54 @@ import Provisioners
         #expect(leaf.cmd == nil)
     }
 
+    @Test func healthcheckAndVolumesAreWrittenAsDockerReadsThemAndInherited() throws {
+        let fixture = try ProjectFixture([
+            "images/base/stage.yaml": """
+                from: scratch
+                config:
+                  healthcheck:
+                    test: curl -f http://localhost:8080/ || exit 1
+                    interval: 1m30s
+                    timeout: 500ms
+                    startPeriod: 1.5s
+                    retries: 5
+                  volumes: [/var/lib/app, /data]
+
+                """,
+            "images/app/stage.yaml": "from: base\n",
+            "images/off/stage.yaml": "from: base\nconfig:\n  healthcheck: {test: [NONE]}\n  volumes: []\n",
+            "images/cmd/stage.yaml": "from: base\nconfig:\n  healthcheck: {test: [CMD, /bin/check, --fast]}\n",
+        ])
+        let images = try fixture.build(["app", "off", "cmd"])
+        let base = try #require(images.first { $0.name == "base" }?.config.config)
+        #expect(base.healthcheck == Healthcheck(test: ["CMD-SHELL", "curl -f http://localhost:8080/ || exit 1"], interval: 90_000_000_000,
+                                                timeout: 500_000_000, startPeriod: 1_500_000_000, retries: 5))
+        #expect(base.volumes == ["/var/lib/app": EmptyObject(), "/data": EmptyObject()])
+        // The keys and values Docker and podman read, in the one canonical encoding.
+        let json = String(decoding: try CanonicalJSON.encode(base), as: UTF8.self)
+        #expect(json.contains(#""Healthcheck":{"Interval":90000000000,"Retries":5,"StartPeriod":1500000000,"Test":["CMD-SHELL","curl -f http://localhost:8080/ || exit 1"],"Timeout":500000000}"#), "\(json)")
+        #expect(json.contains(#""Volumes":{"/data":{},"/var/lib/app":{}}"#), "\(json)")
+        #expect(images.first { $0.name == "app" }?.config.config?.healthcheck == base.healthcheck)
+        let off = try #require(images.first { $0.name == "off" }?.config.config)
+        #expect(off.healthcheck == Healthcheck(test: ["NONE"]))
+        #expect(off.volumes == nil)
+        #expect(images.first { $0.name == "cmd" }?.config.config?.healthcheck == Healthcheck(test: ["CMD", "/bin/check", "--fast"]))
+        // A config without them has neither key.
+        let plain = String(decoding: try CanonicalJSON.encode(ContainerConfig()), as: UTF8.self)
+        #expect(plain == "{}")
+    }
+
+    @Test(arguments: [("30s", 30_000_000_000), ("1m30s", 90_000_000_000), ("500ms", 500_000_000), ("1h", 3_600_000_000_000),
+                      ("1.5s", 1_500_000_000), ("2us", 2_000), ("2µs", 2_000), ("7ns", 7), ("1h2m3s4ms", 3_723_004_000_000)] as [(String, Int64)])
+    func durationsReadAsGoAndDockerWriteThem(text: String, nanoseconds: Int64) {
+        #expect(Duration.nanoseconds(text) == nanoseconds)
+    }
+
+    @Test(arguments: ["", "30", "s", "1.s", ".s", "1m30", "5d", "-1s", "1 s", "9999999999999h"])
+    func malformedDurationsAreRefused(text: String) {
+        #expect(Duration.nanoseconds(text) == nil)
+    }
+
     @Test func keyOrderAndFormattingInTheStageFileChangeNothing() throws {
         let first = try ProjectFixture(["images/a/stage.yaml": "from: scratch\nconfig:\n  env: {B: '2', A: '1'}\n  labels: {y: '1', x: '2'}\n"])
         let second = try ProjectFixture(["images/a/stage.yaml": """

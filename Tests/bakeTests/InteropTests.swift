@@ -90,6 +90,39 @@ import TestSupport
         #expect(config.contains("APP_ENV=production"))
     }
 
+    @Test(.enabled(if: Host.canRun(tools: ["podman", "busybox"], root: true)))
+    func podmanReadsTheHealthcheckAndVolumes() throws {
+        let dir = TemporaryDirectory("bake-interop")
+        let project = dir.at("p")
+        try BusyboxProject.write(at: project, images: ["health": """
+            from: tools
+            config:
+              healthcheck:
+                test: wget -q -O /dev/null http://localhost:8080/ || exit 1
+                interval: 1m30s
+                timeout: 5s
+                startPeriod: 500ms
+                retries: 4
+              volumes: [/var/lib/app, /data]
+
+            """])
+        let build = try BakeCLI.run(["build", "health"], in: project)
+        #expect(build.status == 0, "\(build.stderr)")
+        let archive = dir.at("health-docker.tar")
+        let export = try BakeCLI.run(["export", "health", "--format", "docker-archive", "--output", archive], in: project)
+        #expect(export.status == 0, "\(export.stderr)")
+        let podman = ["podman", "--root", dir.at("podman/root"), "--runroot", dir.at("podman/run"), "--storage-driver", "vfs"]
+        let load = try Command.run(podman + ["load", "-i", archive])
+        #expect(load.status == 0, "\(load.stderr)")
+        let inspect = try Command.run(podman + ["image", "inspect", "localhost/health:latest", "--format",
+                                                "{{json .Config.Healthcheck}} {{json .Config.Volumes}}"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == """
+            {"Test":["CMD-SHELL","wget -q -O /dev/null http://localhost:8080/ || exit 1"],"StartPeriod":500000000,\
+            "Interval":90000000000,"Timeout":5000000000,"Retries":4} {"/data":{},"/var/lib/app":{}}
+            """, "\(inspect.stdout)")
+    }
+
     @Test(.enabled(if: Host.canRun(tools: ["podman"], root: true)))
     func podmanLoadsTheDockerArchive() throws {
         let built = try Built()

@@ -52,6 +52,17 @@ struct bake_sandbox_config {
     int cgroup_join_self;
     /// The mount options of the sandbox's /tmp (a tmpfs), e.g. "mode=1777,size=67108864".
     const char *tmp_options;
+    /// A signal the init passes on to the command as it does SIGINT, SIGTERM, SIGHUP and
+    /// SIGQUIT (`bake run`: the image's stop signal, see bake_interrupt_install); 0: none.
+    int stop_signal;
+    /// Bind mounts of host paths (`bake run --volume`): `mount_sources[i]` (a host path that
+    /// exists) onto `mount_targets[i]` (absolute in the sandbox, without "." or ".."
+    /// components, not "/"), resolved inside the root, symlinks of the image included, and
+    /// made there if missing; nosuid, nodev, and read-only where `mount_read_only[i]`.
+    char *const *mount_sources;
+    char *const *mount_targets;
+    const int *mount_read_only;
+    int mount_count;
 };
 
 /// 0 when the seccomp filter of sandboxes is ready (it is built once per process, by
@@ -67,9 +78,12 @@ pid_t bake_sandbox_spawn(const struct bake_sandbox_config *config);
 int bake_pipe_cloexec(int fds[2]);
 
 /// Ctrl-C handling. While sandboxes run, SIGINT, SIGTERM and SIGHUP go to them: in
-/// `gentle` mode as SIGTERM (the sandbox's init passes it to the command; a second signal
-/// kills), otherwise as SIGKILL; with no sandbox running the signal ends bake as usual.
-void bake_interrupt_install(int gentle);
+/// `gentle` mode the first as `stop_signal` (the sandbox's init passes it to the command,
+/// see `bake_sandbox_config.stop_signal`), then SIGKILL after `grace_seconds` if the
+/// sandbox still runs (negative: no timer; 0: at once) or at a second signal; otherwise as
+/// SIGKILL. With no sandbox running the signal ends bake as usual. In gentle mode with a
+/// grace period this owns SIGALRM.
+void bake_interrupt_install(int gentle, int stop_signal, int grace_seconds);
 
 /// Clears the calling thread's signal mask (call before any thread is started).
 void bake_signals_unblock(void);

@@ -45,6 +45,12 @@ enum ConfigMerge {
             config.labels = labels.isEmpty ? nil : labels
         }
         if let signal = patch.stopSignal { config.stopSignal = signal }
+        if let healthcheck = patch.healthcheck { config.healthcheck = healthcheck }
+        if let volumes = patch.volumes {
+            var mounts: [String: EmptyObject] = [:]
+            for volume in volumes { mounts[volume] = EmptyObject() }
+            config.volumes = mounts.isEmpty ? nil : mounts
+        }
         return config.isEmpty ? nil : config
     }
 }

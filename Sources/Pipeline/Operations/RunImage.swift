@@ -4,12 +4,14 @@ import OCI
 import Provisioners
 
 /// `bake run IMAGE [-- CMD...]`: the image's entrypoint and cmd (or CMD) with its env,
-/// workdir and user, on the host's network, in a sandbox whose changes are discarded.
+/// workdir and user (or those of `RunOptions`), on the host's network, with the host paths
+/// of `--volume` and no others, in a sandbox whose changes are discarded.
 public enum ImageRunner {
     /// Runs the image and returns the command's exit status. The terminal is the command's.
-    public static func run(
-        _ name: String, command: [String], environment extra: [String], limits: ResourceLimits = ResourceLimits(), workspace: Workspace
-    ) throws -> Int32 {
+    /// An interrupt sends the command the image's stop signal, then SIGKILL after
+    /// `options.stopTimeout` seconds or at a second interrupt (130).
+    public static func run(_ name: String, options: RunOptions, workspace: Workspace) throws -> Int32 {
+        let command = options.command, extra = options.environment, limits = options.limits
         try workspace.requireStore()
         let store = workspace.store
         let unpacked = UnpackedLayers(store: store)
@@ -41,11 +43,10 @@ public enum ImageRunner {
         guard let program = arguments.first else {
             throw PipelineError.badInput("image \(name) has no entrypoint or cmd; give a command: bake run \(name) -- /bin/sh")
         }
-        let account: ImageUsers.Account
-        do {
-            account = try ImageUsers(store: store, tree: tree, layers: layers).account(configUser: container.user)
-        } catch let error as InputError {
-            throw PipelineError.badInput(error.message)
+        let account = try Self.account(user: options.user, image: container.user, users: ImageUsers(store: store, tree: tree, layers: layers))
+        let stopSignal = try Self.stopSignal(container.stopSignal, image: name)
+        if let workdir = options.workdir {
+            try Self.requireFolder(workdir, in: tree, volumes: options.volumes, image: name)
         }
         var environment = container.env ?? []
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) {
@@ -66,19 +67,64 @@ public enum ImageRunner {
             arguments[0] = try lookUp(program, environment: environment, tree: tree, image: name)
         }
 
-        Interrupts.installForRun()
+        Interrupts.installForRun(stopSignal: stopSignal, grace: options.stopTimeout)
         // The command may change the terminal's settings (`stty raw -echo`, a TUI that dies):
         // they are put back when it ends, however it ends.
         let terminal = TerminalSettings.save()
         defer { terminal?.restore() }
         do {
             return try machine.run(
-                Command(arguments: arguments, environment: environment, workingDirectory: container.workingDir ?? "/",
-                        user: account.identity, network: true, limits: limits),
+                Command(arguments: arguments, environment: environment, workingDirectory: options.workdir ?? container.workingDir ?? "/",
+                        user: account.identity, network: true, limits: limits, mounts: options.volumes, stopSignal: stopSignal),
                 output: .inherit)
         } catch ProvisionersError.interrupted {
             return 130
         }
+    }
+
+    /// `--user` (resolved in the image, as `config.user` is) or else the image's user.
+    static func account(user: String?, image: String?, users: ImageUsers) throws -> ImageUsers.Account {
+        guard let user else {
+            do {
+                return try users.account(configUser: image)
+            } catch let error as InputError {
+                throw PipelineError.badInput(error.message)
+            }
+        }
+        let spec: UserSpec
+        do {
+            spec = try UserSpec(parsing: user)
+        } catch .malformed {
+            throw PipelineError.badInput("--user \(user) is not a user, uid, user:group or uid:gid")
+        } catch .reservedID {
+            throw PipelineError.badInput(UserSpec.reservedMessage("--user \(user)"))
+        }
+        do {
+            return try users.account(spec)
+        } catch let error as InputError {
+            throw PipelineError.badInput("--user \(user): \(error.message)")
+        }
+    }
+
+    /// `--workdir` must be a folder of the image (its symlinks followed) or lie in a volume.
+    static func requireFolder(_ workdir: String, in tree: ImageFilesystem, volumes: [BindMount], image: String) throws {
+        let cleaned = "/" + workdir.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        if volumes.contains(where: { cleaned == $0.target || cleaned.hasPrefix($0.target + "/") }) { return }
+        if let relative = try? RelativePath(workdir, allowAbsolute: true),
+           let resolved = try? tree.resolve(relative, followFinal: true),
+           resolved.isRoot || tree.entry(at: resolved)?.isDirectory == true {
+            return
+        }
+        throw PipelineError.badInput("--workdir \(workdir): image \(image) has no folder \(cleaned)")
+    }
+
+    /// The number of the image's `StopSignal` (SIGTERM when it has none).
+    static func stopSignal(_ text: String?, image: String) throws -> Int32 {
+        guard let text, !text.isEmpty else { return SIGTERM }
+        guard let number = SignalName.number(text) else {
+            throw PipelineError.badInput("the stop signal '\(text)' of image \(image) is not a signal name like SIGTERM or SIGQUIT")
+        }
+        return number
     }
 
     /// A program name found on the image's PATH, as an absolute path in the image.

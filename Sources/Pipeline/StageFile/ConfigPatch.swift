@@ -1,3 +1,4 @@
+import OCI
 import Provisioners
 
 /// Config changes over the parent's image config. Maps (env, labels) merge key by key,
@@ -11,6 +12,10 @@ public struct ConfigPatch: Sendable, Hashable {
     public var ports: [String]?
     public var labels: [(String, String?)] = []
     public var stopSignal: String?
+    /// `Healthcheck` of the image config, replacing the parent's (`test: [NONE]` turns it off).
+    public var healthcheck: Healthcheck?
+    /// Absolute paths, the image config's `Volumes`, replacing the parent's (`[]`: none).
+    public var volumes: [String]?
 
     public init() {}
 
@@ -19,6 +24,7 @@ public struct ConfigPatch: Sendable, Hashable {
             && lhs.labels.elementsEqual(rhs.labels, by: { $0.0 == $1.0 && $0.1 == $1.1 })
             && lhs.workdir == rhs.workdir && lhs.user == rhs.user && lhs.entrypoint == rhs.entrypoint
             && lhs.cmd == rhs.cmd && lhs.ports == rhs.ports && lhs.stopSignal == rhs.stopSignal
+            && lhs.healthcheck == rhs.healthcheck && lhs.volumes == rhs.volumes
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -30,5 +36,7 @@ public struct ConfigPatch: Sendable, Hashable {
         hasher.combine(cmd)
         hasher.combine(ports)
         hasher.combine(stopSignal)
+        hasher.combine(healthcheck)
+        hasher.combine(volumes)
     }
 }

@@ -69,7 +69,8 @@ struct StageFileParser {
         "extract", "custom", "essential", "apt", "required", "minbase", "buildd", "important",
         "debootstrap", "standard",
     ]
-    static let configKeys = ["env", "workdir", "user", "entrypoint", "cmd", "ports", "labels", "stopSignal"]
+    static let configKeys = ["env", "workdir", "user", "entrypoint", "cmd", "ports", "labels", "stopSignal", "healthcheck", "volumes"]
+    static let healthcheckKeys = ["test", "interval", "timeout", "startPeriod", "retries"]
     static let checkKeys = ["run", "user", "limits"]
     static let limitKeys = ["memory", "pids"]
 
@@ -525,7 +526,7 @@ struct StageFileParser {
 
     private mutating func parseConfig(_ node: Node) -> ConfigPatch {
         var patch = ConfigPatch()
-        guard let pairs = mapping(node, "'config' must be a mapping of image settings (env, workdir, user, entrypoint, cmd, ports, labels, stopSignal)") else { return patch }
+        guard let pairs = mapping(node, "'config' must be a mapping of image settings (env, workdir, user, entrypoint, cmd, ports, labels, stopSignal, healthcheck, volumes)") else { return patch }
         rejectUnknown(pairs, allowed: Self.configKeys, context: "in 'config'")
         for pair in pairs {
             switch pair.key {
@@ -589,11 +590,118 @@ struct StageFileParser {
                         fail(pair.value, "'\(value)' is not a signal name like SIGTERM or SIGQUIT")
                     }
                 }
+            case "healthcheck":
+                if let healthcheck = parseHealthcheck(pair.value) { patch.healthcheck = healthcheck }
+            case "volumes":
+                guard let items = sequence(pair.value, "'volumes' must be a list of absolute paths, like [/var/lib/app]") else { continue }
+                var volumes: [String] = []
+                var ok = true
+                for item in items {
+                    guard let value = text(item, "a volume must be an absolute path in the image, like /var/lib/app"),
+                          plainPath(value, node: item, what: "a volume") else { ok = false; continue }
+                    if !value.hasPrefix("/") {
+                        fail(item, "the volume '\(value)' must be an absolute path, like /\(value)")
+                        ok = false
+                    } else {
+                        volumes.append(value)
+                    }
+                }
+                if ok { patch.volumes = volumes }
             default:
                 break
             }
         }
         return patch
+    }
+
+    /// `healthcheck: {test: ..., interval: 30s, timeout: 5s, startPeriod: 10s, retries: 3}`:
+    /// `test` is a shell command (CMD-SHELL) or a list starting with CMD, CMD-SHELL or NONE.
+    private mutating func parseHealthcheck(_ node: Node) -> Healthcheck? {
+        guard let pairs = mapping(node, "'healthcheck' must be a mapping like {test: \"curl -f http://localhost/\", interval: 30s}") else { return nil }
+        rejectUnknown(pairs, allowed: Self.healthcheckKeys, context: "in 'healthcheck'")
+        var ok = pairs.allSatisfy { Self.healthcheckKeys.contains($0.key) }
+        var healthcheck = Healthcheck(test: [])
+        var hasTest = false
+        for pair in pairs {
+            switch pair.key {
+            case "test":
+                guard let test = parseHealthcheckTest(pair.value) else { ok = false; continue }
+                healthcheck.test = test
+                hasTest = true
+            case "interval", "timeout", "startPeriod":
+                guard let value = text(pair.value, "'\(pair.key)' must be a duration like 30s, 1m30s or 500ms") else { ok = false; continue }
+                guard let nanoseconds = Duration.nanoseconds(value) else {
+                    fail(pair.value, "'\(pair.key): \(value)' is not a duration like 30s, 1m30s or 500ms")
+                    ok = false
+                    continue
+                }
+                // Docker refuses less than a millisecond (0 would mean "the default").
+                guard nanoseconds >= 1_000_000 else {
+                    fail(pair.value, "'\(pair.key): \(value)' must be at least 1ms")
+                    ok = false
+                    continue
+                }
+                switch pair.key {
+                case "interval": healthcheck.interval = nanoseconds
+                case "timeout": healthcheck.timeout = nanoseconds
+                default: healthcheck.startPeriod = nanoseconds
+                }
+            case "retries":
+                guard let value = text(pair.value, "'retries' must be a number like 3") else { ok = false; continue }
+                // Docker reads 0 as "the default" (3): a number from 1 says what it means.
+                guard let retries = Int(value), (1...1_000_000).contains(retries) else {
+                    fail(pair.value, "'retries: \(value)' is not a number of retries from 1 to 1000000")
+                    ok = false
+                    continue
+                }
+                healthcheck.retries = retries
+            default:
+                break
+            }
+        }
+        if !hasTest, ok {
+            fail(node, "'healthcheck' needs 'test:', the command that says the container works (or [NONE] for no check)")
+            return nil
+        }
+        return ok ? healthcheck : nil
+    }
+
+    private mutating func parseHealthcheckTest(_ node: Node) -> [String]? {
+        if case .scalar(let scalar) = node, !isNull(node) {
+            guard !scalar.string.allSatisfy(\.isWhitespace) else {
+                fail(node, "'test' of 'healthcheck' is empty; give a shell command or [NONE]")
+                return nil
+            }
+            guard noNUL(scalar.string, node: node, what: "'test' of 'healthcheck'") else { return nil }
+            return ["CMD-SHELL", scalar.string]
+        }
+        guard let items = sequence(node, "'test' of 'healthcheck' must be a shell command or a list like [CMD, /bin/check]") else { return nil }
+        var words: [String] = []
+        for item in items {
+            guard case .scalar(let scalar) = item, !isNull(item) else {
+                fail(item, "each element of 'test' must be text, not \(describe(item))")
+                return nil
+            }
+            guard noNUL(scalar.string, node: item, what: "an element of 'test'") else { return nil }
+            words.append(scalar.string)
+        }
+        guard let kind = words.first else {
+            fail(node, "'test' of 'healthcheck' is empty; give a shell command, [CMD, PROGRAM, ...] or [NONE]")
+            return nil
+        }
+        switch kind {
+        case "NONE" where words.count == 1, "CMD" where words.count > 1, "CMD-SHELL" where words.count == 2:
+            return words
+        case "NONE":
+            fail(items[1], "'NONE' in 'test' takes nothing after it")
+        case "CMD":
+            fail(items[0], "'CMD' in 'test' needs the program to run after it, like [CMD, /bin/check]")
+        case "CMD-SHELL":
+            fail(items[0], "'CMD-SHELL' in 'test' takes exactly one shell command after it")
+        default:
+            fail(items[0], "the first element of 'test' must be CMD, CMD-SHELL or NONE, not '\(kind)'")
+        }
+        return nil
     }
 
     private mutating func parsePort(_ node: Node) -> String? {

@@ -14,6 +14,8 @@ enum Suggestions {
         "shell": "run", "script": "run", "sh": "run", "add": "copy", "cp": "copy",
         "rm": "remove", "delete": "remove", "packages": "apt", "install": "apt",
         "secret": "secrets", "net": "network",
+        "health": "healthcheck", "health_check": "healthcheck", "health-check": "healthcheck",
+        "volume": "volumes", "start_period": "startPeriod", "start-period": "startPeriod",
     ]
 
     /// The best candidate for `word`, or nil when none is close.

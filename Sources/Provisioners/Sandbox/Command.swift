@@ -1,3 +1,4 @@
+import Glibc
 import Layers
 import OCI
 
@@ -18,10 +19,16 @@ public struct Command: Sendable {
     public var umask: UInt32
     /// The memory and processes it may use (defaults: `ResourceLimits`).
     public var limits: ResourceLimits
+    /// Host paths bound into the machine for this command (`bake run --volume`).
+    public var mounts: [BindMount]
+    /// The signal that stops it, passed on by the machine when bake sends it (see
+    /// `Interrupts.installForRun`); SIGTERM unless the image says otherwise.
+    public var stopSignal: Int32
 
     public init(
         arguments: [String], environment: [String], workingDirectory: String = "/", user: UserIdentity = .root,
-        network: Bool = false, secrets: [Secret] = [], umask: UInt32 = 0o022, limits: ResourceLimits = ResourceLimits()
+        network: Bool = false, secrets: [Secret] = [], umask: UInt32 = 0o022, limits: ResourceLimits = ResourceLimits(),
+        mounts: [BindMount] = [], stopSignal: Int32 = SIGTERM
     ) {
         self.arguments = arguments
         self.environment = environment
@@ -31,6 +38,8 @@ public struct Command: Sendable {
         self.secrets = secrets
         self.umask = umask
         self.limits = limits
+        self.mounts = mounts
+        self.stopSignal = stopSignal
     }
 }
 

@@ -182,6 +182,7 @@ public final class OverlayMachine: Machine {
                     var lengths: [Int] = command.secrets.map(\.value.count)
                     var groups: [UInt32] = command.user.groups
                     var cgroupFDs: [Int32] = cgroup.procs
+                    var readOnly: [Int32] = command.mounts.map { $0.readOnly ? 1 : 0 }
                     return try Self.withCStrings(mountDirectory, options, root, hostname, command.workingDirectory) { mountDir, options, root, hostname, workdir in
                         let resolv = command.network ? "/etc/resolv.conf" : nil
                         return try CStrings.withOptional(resolv) { resolvConf in
@@ -190,6 +191,9 @@ public final class OverlayMachine: Machine {
                             try valuePointers.withUnsafeMutableBufferPointer { valuesBuffer in
                                 try lengths.withUnsafeMutableBufferPointer { lengthsBuffer in
                                     try groups.withUnsafeMutableBufferPointer { groupsBuffer in
+                                     try CStrings.with(command.mounts.map(\.source)) { mountSources in
+                                      try CStrings.with(command.mounts.map(\.target)) { mountTargets in
+                                       try readOnly.withUnsafeMutableBufferPointer { readOnlyBuffer in
                                         var config = bake_sandbox_config()
                                         config.mount_dir = mountDir
                                         config.overlay_options = options
@@ -217,11 +221,19 @@ public final class OverlayMachine: Machine {
                                         config.cgroup_count = Int32(cgroupBuffer.count)
                                         config.cgroup_join_self = cgroup.joinedByTheInit ? 1 : 0
                                         config.tmp_options = tmpOptions
+                                        config.stop_signal = command.stopSignal
+                                        config.mount_sources = mountSources
+                                        config.mount_targets = mountTargets
+                                        config.mount_read_only = UnsafePointer(readOnlyBuffer.baseAddress)
+                                        config.mount_count = Int32(command.mounts.count)
                                         let pid = bake_sandbox_spawn(&config)
                                         guard pid > 0 else {
                                             throw ProvisionersError.sandbox("clone failed: \(String(cString: strerror(errno)))")
                                         }
                                         return pid
+                                       }
+                                      }
+                                     }
                                     }
                                 }
                             }

@@ -52,6 +52,8 @@ extension Bake {
                 if let ports = config.exposedPorts { print("  ports    \(ports.keys.sorted().joined(separator: " "))") }
                 for (key, value) in (config.labels ?? [:]).sorted(by: { $0.key < $1.key }) { print("  label    \(key)=\(value)") }
                 if let signal = config.stopSignal { print("  stop     \(signal)") }
+                if let volumes = config.volumes { print("  volumes  \(volumes.keys.sorted().joined(separator: " "))") }
+                if let healthcheck = config.healthcheck { print("  health   \(healthcheck.test)") }
             }
         }
 

@@ -86,6 +86,8 @@ extension Bake {
             if let ports = patch.ports { parts.append("ports " + ports.joined(separator: ",")) }
             if !patch.labels.isEmpty { parts.append("labels " + patch.labels.map(\.0).joined(separator: ",")) }
             if let signal = patch.stopSignal { parts.append("stopSignal \(signal)") }
+            if let healthcheck = patch.healthcheck { parts.append("healthcheck \(healthcheck.test)") }
+            if let volumes = patch.volumes { parts.append("volumes " + volumes.joined(separator: ",")) }
             return parts.joined(separator: "; ")
         }
     }
