@@ -338,7 +338,7 @@ import Provisioners
             _ = try fixture.build(["a"])
         } throws: { error in
             (error as? PipelineError)?.isBadInput == true
-                && "\(error)" == "images/a/stage.yaml:3:5: step 1 of a: secret 'token' is not given; pass --secret id=token,env=VARIABLE or --secret id=token,src=FILE"
+                && "\(error)" == "images/a/stage.yaml:3:5: step 1 of a: secret 'token' is not given, and the step is not in the cache; pass --secret id=token,env=VARIABLE or --secret id=token,src=FILE"
         }
         #expect(!FileManager.default.fileExists(atPath: fixture.dir.at(".bake")))
     }
