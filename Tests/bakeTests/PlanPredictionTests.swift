@@ -94,5 +94,11 @@ struct PlanPredictionTests {
         #expect(steps.values.allSatisfy { $0 == "cached" }, "\(steps)")
         #expect(try Self.predicted(project) == original)
         #expect(try BakeCLI.run(["why", "app"], in: project).stdout.hasPrefix("app is up to date: its one step is a cache hit"))
+
+        // Only the config changes: every step is a hit, and why names the change, not a revert.
+        try Fixture.write(project + "/images/app/stage.yaml", "from: tools\nsteps:\n  - copy: site/\n    to: /srv/site/\nconfig:\n  env: {Y: \"1\"}\n")
+        let config = try BakeCLI.run(["why", "app"], in: project).stdout
+        #expect(config.hasPrefix("app is out of date: every step is a cache hit, but its image config changed since the store names \(app)"), "\(config)")
+        #expect(config.contains("Y=1") && !config.contains("again"), "\(config)")
     }
 }

@@ -97,8 +97,8 @@ public final class Builder: Sendable {
         return images
     }
 
-    /// A step that will run and lists a secret not given stops the build before anything
-    /// is built. A step taken from the cache needs no secret (a pull request's build without
+    /// A step that will run (a miss the plan sees) and lists a secret not given stops the
+    /// build before anything is built. A step taken from the cache needs no secret (a pull request's build without
     /// secrets reuses the cache), so only when a secret is missing does the plan (the same
     /// walk as the build, writing nothing) say which steps will run.
     func checkSecrets(_ order: [String], options: BuildOptions) throws {
@@ -113,7 +113,11 @@ public final class Builder: Sendable {
             defer { withExtendedLifetime(lock) {} }
             let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
                                      noCache: options.noCache, metadata: options.metadata)
-            willRun = Set(plan.images.flatMap { image in image.steps.filter { !$0.status.isHit }.map { "\(image.name)/\($0.step.number)" } })
+            // Only a step the plan knows is a miss: one after a step or parent that is rebuilt
+            // may still be a hit (a rebuild into the same bytes), and is checked as it starts.
+            willRun = Set(plan.images.flatMap { image in
+                image.steps.filter { if case .build = $0.status { return true } else { return false } }.map { "\(image.name)/\($0.step.number)" }
+            })
         }
         for (name, number) in lacking where willRun.contains("\(name)/\(number)") {
             let step = project.stages[name]!.steps.first { $0.number == number }!

@@ -37,6 +37,8 @@ public struct Plan: Sendable {
         public var predicted: Digest?
         /// The manifest the store names the image now (what push, run and export use).
         public var current: Digest?
+        /// The image config the build will write, when every step is a hit.
+        public var predictedConfig: [UInt8]?
         /// The image's last build, if any.
         public var lastBuild: BuildRecord?
         /// How the first layer of a debian or rootfs base stands (nil for other bases).
@@ -84,7 +86,7 @@ public struct Plan: Sendable {
                 name: name, file: stage.file, base: stage.base,
                 steps: walked.steps.compactMap { walkedStep in walkedStep.step.map { StepPlan(step: $0, status: Status(walkedStep)) } },
                 checks: stage.checks, config: stage.config, predicted: walked.assembled?.manifestDescriptor.digest,
-                current: current, lastBuild: walked.previous, baseStatus: walked.baseLayer.map(Status.init)))
+                current: current, predictedConfig: walked.assembled?.configBytes, lastBuild: walked.previous, baseStatus: walked.baseLayer.map(Status.init)))
         }
         return Plan(images: images)
     }

@@ -79,6 +79,10 @@ public enum ImageRunner {
                 output: .inherit)
         } catch ProvisionersError.interrupted {
             return 130
+        } catch ProvisionersError.sandbox(let message) where !options.volumes.isEmpty && message.contains("volume") {
+            // Where a volume goes is decided by the image's symlinks, seen only in the
+            // sandbox: an impossible mount point is the --volume option's fault.
+            throw PipelineError.badInput("--volume: \(message)")
         }
     }
 

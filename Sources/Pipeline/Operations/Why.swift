@@ -37,13 +37,26 @@ public struct WhyReport: Sendable {
             }
             return WhyReport(upToDate: false, lines: lines)
         }
-        // Every step is a hit, but an image may still not be the one the store names: the
-        // inputs went back to an earlier build's (a revert), whose result a build restores.
+        // Every step is a hit, but an image may still not be the one the store names: its
+        // inputs went back to an earlier build's (a revert), or only its config changed (a
+        // config key, a label, a new revision).
         if let stale = plan.images.first(where: { $0.predicted != nil && !$0.isUpToDate }), let digest = stale.predicted {
-            let named = stale.current.map { "the store names \($0)\(stale.lastBuild.map { " (build #\($0.sequence))" } ?? "")" }
-                ?? "the store names no \(stale.name) image"
-            var lines = ["\(stale.name) is out of date: its inputs are an earlier build's, every step a cache hit, but \(named); 'bake build \(image)' names \(digest) again"]
-            let downstream = plan.images.drop { $0.name != stale.name }.dropFirst().map(\.name)
+            let store = workspace.store
+            let records = BuildRecord.all(stale.name, store: store)
+            var lines: [String]
+            if let current = stale.current {
+                let named = "the store names \(current)" + (records.last { $0.manifest == current }.map { " (build #\($0.sequence))" } ?? "")
+                if let earlier = records.last(where: { $0.manifest == digest }) {
+                    lines = ["\(stale.name) is out of date: its inputs are those of its build #\(earlier.sequence) (\(earlier.finishedAt)), every step a cache hit, but \(named); 'bake build \(image)' names \(digest) again"]
+                } else {
+                    let changes = Self.configChanges(from: current, to: stale.predictedConfig, store: store)
+                    lines = ["\(stale.name) is out of date: every step is a cache hit, but its image config changed since \(named)\(changes.first.map { ": " + $0 } ?? ""); 'bake build \(image)' names \(digest)"]
+                    lines += changes.dropFirst().prefix(10).map { "  \($0)" }
+                }
+            } else {
+                lines = ["\(stale.name) is not built yet under its name, but every step is a cache hit; 'bake build \(image)' names \(digest)"]
+            }
+            let downstream = plan.images.drop { $0.name != stale.name }.dropFirst().filter { !$0.isUpToDate }.map(\.name)
             if !downstream.isEmpty {
                 lines.append("then \(downstream.joined(separator: ", ")) \(downstream.count == 1 ? "is" : "are") named again on it")
             }
@@ -59,5 +72,13 @@ public struct WhyReport: Sendable {
         var line = "\(image) is up to date: \(steps)\(when)"
         if let digest = target.predicted { line += "; it is \(digest)" }
         return WhyReport(upToDate: true, lines: [line])
+    }
+
+    /// How the image config the store names differs from the one a build would write, as
+    /// JSON paths (`$.config.Env[1]: (none) -> "Y=1"`); empty when it cannot be told.
+    static func configChanges(from current: Digest, to predicted: [UInt8]?, store: ContentStore) -> [String] {
+        guard let predicted, let manifest = try? store.readManifest(current),
+              let bytes = try? store.readBlob(manifest.config.digest, what: "config") else { return [] }
+        return (try? JSONDifference.compare(bytes, predicted, what: "image config")) ?? []
     }
 }

@@ -599,11 +599,22 @@ struct StageFileParser {
                 for item in items {
                     guard let value = text(item, "a volume must be an absolute path in the image, like /var/lib/app"),
                           plainPath(value, node: item, what: "a volume") else { ok = false; continue }
+                    let parts = value.split(separator: "/").filter { $0 != "." }
+                    let cleaned = "/" + parts.joined(separator: "/")
                     if !value.hasPrefix("/") {
                         fail(item, "the volume '\(value)' must be an absolute path, like /\(value)")
                         ok = false
+                    } else if parts.contains("..") {
+                        fail(item, "the volume '\(value)' must not contain '..'")
+                        ok = false
+                    } else if cleaned == "/" {
+                        fail(item, "a volume cannot be the image's root folder /")
+                        ok = false
+                    } else if volumes.contains(cleaned) {
+                        fail(item, "the volume \(cleaned) is listed twice")
+                        ok = false
                     } else {
-                        volumes.append(value)
+                        volumes.append(cleaned)
                     }
                 }
                 if ok { patch.volumes = volumes }

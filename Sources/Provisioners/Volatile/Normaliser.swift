@@ -35,8 +35,10 @@ public enum Normaliser {
                 if file.status.kind == .characterDevice && file.status.rdev == 0 { return }
                 if action == .timestampBytecode {
                     if file.status.kind == .directory { folders.append(file.path); return }
-                    if file.status.kind == .regular, (try? isHashBased(Array(upper.utf8) + [0x2f] + file.path.bytes)) == true { return }
-                    if file.status.kind == .regular { targets.append((file.path, .drop)) }
+                    // A file is bytecode only by its .pyc name (a file called __pycache__ is not).
+                    guard file.status.kind == .regular, file.path.bytes.suffix(4).elementsEqual(".pyc".utf8) else { return }
+                    if (try? isHashBased(Array(upper.utf8) + [0x2f] + file.path.bytes)) == true { return }
+                    targets.append((file.path, .drop))
                     return
                 }
                 if action != .drop && file.status.kind != .regular { return }
@@ -53,7 +55,9 @@ public enum Normaliser {
                 try drop(path, upper: upper, below: below)
                 dropped.append(path)
             case .empty:
-                guard truncate(host, 0) == 0 else { throw LayersError.system(operation: "empty", path: host, errno: errno) }
+                // By bytes: a name need not be UTF-8.
+                let emptied = FileSystem.withCString(Array(upper.utf8) + [0x2f] + path.bytes) { truncate($0, 0) }
+                guard emptied == 0 else { throw LayersError.system(operation: "empty", path: host, errno: errno) }
             case .shadowDates:
                 try pinShadowDates(host, epoch: epoch)
             case .timestampBytecode:

@@ -50,7 +50,7 @@ extension Bake {
                     case .build(let reason):
                         print("  \(step.step.number). BUILD  \(step.step.summary)  (\(reason.summary))\(needs(step.step))")
                     case .after(let why):
-                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))\(needs(step.step))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))\(needs(step.step, maybe: true))")
                     }
                 }
                 let config = configSummary(image.config)
@@ -70,10 +70,11 @@ extension Bake {
             }
         }
 
-        /// The secrets a step that will run needs (a cached one needs none).
-        private func needs(_ step: Step) -> String {
+        /// The secrets a step that will run needs (a cached one needs none); one after a
+        /// rebuilt step or parent `maybe` needs them (it is a hit if that comes out the same).
+        private func needs(_ step: Step, maybe: Bool = false) -> String {
             let ids = step.provisioner.secretIDs
-            return ids.isEmpty ? "" : "  needs secret\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))"
+            return ids.isEmpty ? "" : "  \(maybe ? "may need" : "needs") secret\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))"
         }
 
         private func configSummary(_ patch: ConfigPatch) -> String {
