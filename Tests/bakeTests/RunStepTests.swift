@@ -181,6 +181,10 @@ struct RunStepTests {
                                      in: project, environment: ["API_TOKEN": value])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         #expect(!verify.stdout.contains(value) && !verify.stderr.contains(value))
+        // Without them the rebuild stops for bad input, and so does verify (exit 2).
+        let unsecret = try BakeCLI.run(["verify", "app"], in: project)
+        #expect(unsecret.status == 2, "\(unsecret.stderr)")
+        #expect(unsecret.stderr.contains("secret 'api' is not given") && unsecret.stderr.contains("stopped for bad input"), "\(unsecret.stderr)")
         // A secret file that does not exist is bad input.
         let missing = try BakeCLI.run(["build", "app", "--secret", "id=api,src=/nonexistent", "--secret", "id=file,env=NOPE"], in: project)
         #expect(missing.status == 2)

@@ -227,5 +227,9 @@ struct VerifyTests {
         // web, built at revision b, is compared with the tools of revision b.
         let other = try Self.verify(["web"], in: project)
         #expect(other.status == 0, "\(other.stdout)\n\(other.stderr)")
+        // tools by name is its current build (revision b), which pysvc was not built on.
+        let both = try Self.verify(["tools", "pysvc"], in: project)
+        #expect(both.status == 2)
+        #expect(both.stderr.contains("pysvc was built on another build of tools than the one the store names"), "\(both.stderr)")
     }
 }

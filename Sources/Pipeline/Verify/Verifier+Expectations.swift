@@ -41,6 +41,13 @@ extension Verifier {
         for name in order.reversed() {
             let named: Digest?
             if let wanted = demanded[name] {
+                // An image asked for by name is its current build: one its child was not
+                // built on cannot be verified in the same rebuild.
+                if options.targets.contains(name), let current = store.exists ? try store.image(named: name)?.digest : nil,
+                   current != wanted.digest {
+                    throw PipelineError.badInput(
+                        "\(wanted.by) was built on another build of \(name) than the one the store names (\(current)); verify them one at a time, or build them together ('bake build \(name) \(wanted.by)') and verify again")
+                }
                 guard store.hasBlob(wanted.digest) else {
                     throw PipelineError.badInput(
                         "\(wanted.by) was built on \(name) \(wanted.digest), which is no longer in \(store.root); run 'bake build \(order.last!)' first, then verify")

@@ -1,3 +1,4 @@
+import Diagnostics
 import Glibc
 import Layers
 import OCI
@@ -62,6 +63,10 @@ public struct Verifier {
         let status = try rebuild.run()
         guard status == 0 else {
             if Interrupts.happened { throw ProvisionersError.interrupted }
+            if status == BakeExitStatus.badInput.rawValue {
+                // A secret not given, a limit over the ceiling: the same input fault as a build's.
+                throw PipelineError.badInput("the verification build stopped for bad input (exit status 2, its message is above), so nothing could be compared")
+            }
             throw PipelineError.failed("the verification build failed (exit status \(status), its messages are above), so nothing could be compared")
         }
 
