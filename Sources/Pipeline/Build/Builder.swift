@@ -113,11 +113,9 @@ public final class Builder: Sendable {
             defer { withExtendedLifetime(lock) {} }
             let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
                                      noCache: options.noCache, metadata: options.metadata)
-            // Only a step the plan knows is a miss: one after a step or parent that is rebuilt
+            // Only a step the plan knows will run: one after a step or parent that is rebuilt
             // may still be a hit (a rebuild into the same bytes), and is checked as it starts.
-            willRun = Set(plan.images.flatMap { image in
-                image.steps.filter { if case .build = $0.status { return true } else { return false } }.map { "\(image.name)/\($0.step.number)" }
-            })
+            willRun = Set(plan.images.flatMap { image in image.steps.filter(image.certainlyRuns).map { "\(image.name)/\($0.step.number)" } })
         }
         for (name, number) in lacking where willRun.contains("\(name)/\(number)") {
             let step = project.stages[name]!.steps.first { $0.number == number }!

@@ -48,6 +48,17 @@ public struct Plan: Sendable {
         /// gives is the one the store names. After a revert every step is a hit, yet the
         /// store still names the reverted build: a (cached) build names the image again.
         public var isUpToDate: Bool { predicted != nil && predicted == current }
+
+        /// True when `step` of this image will run for sure: a miss the plan sees, or any
+        /// step of an image never built. One after a rebuilt step or parent of an image built
+        /// before may still be a hit (a rebuild into the same bytes): false.
+        public func certainlyRuns(_ step: StepPlan) -> Bool {
+            switch step.status {
+            case .build: return true
+            case .after: return lastBuild == nil
+            case .hit: return false
+            }
+        }
     }
 
     /// Images in build order, parents first.

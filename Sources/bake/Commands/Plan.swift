@@ -50,7 +50,7 @@ extension Bake {
                     case .build(let reason):
                         print("  \(step.step.number). BUILD  \(step.step.summary)  (\(reason.summary))\(needs(step.step))")
                     case .after(let why):
-                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))\(needs(step.step, maybe: true))")
+                        print("  \(step.step.number). BUILD  \(step.step.summary)  (\(why))\(needs(step.step, maybe: !image.certainlyRuns(step)))")
                     }
                 }
                 let config = configSummary(image.config)
