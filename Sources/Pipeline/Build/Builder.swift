@@ -97,29 +97,24 @@ public final class Builder: Sendable {
         return images
     }
 
-    /// A step that will run (a miss the plan sees) and lists a secret not given stops the
-    /// build before anything is built. A step taken from the cache needs no secret (a pull request's build without
-    /// secrets reuses the cache), so only when a secret is missing does the plan (the same
-    /// walk as the build, writing nothing) say which steps will run.
+    /// A step that will run and lists a secret not given stops the build before anything is
+    /// built. A step taken from the cache needs no secret (a pull request's build without
+    /// secrets reuses the cache), so when a secret is missing the plan (the same walk as the
+    /// build, writing nothing) says which steps certainly run; one after a step or parent
+    /// that is rebuilt may still be a hit (the same bytes again), and is checked as it starts.
     func checkSecrets(_ order: [String], options: BuildOptions) throws {
-        let lacking = order.flatMap { name in
-            project.stages[name]!.steps.filter { step in step.provisioner.secretIDs.contains { options.secrets[$0] == nil } }
-                .map { (name, $0.number) }
+        let missing = order.contains { name in
+            project.stages[name]!.steps.contains { step in step.provisioner.secretIDs.contains { options.secrets[$0] == nil } }
         }
-        guard !lacking.isEmpty else { return }
-        let willRun: Set<String>
-        do {
-            let lock = store.exists ? try store.lock(exclusive: false) { [reporter, store] in reporter.report(.waitingForLock(store.lockPath)) } : nil
-            defer { withExtendedLifetime(lock) {} }
-            let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
-                                     noCache: options.noCache, metadata: options.metadata)
-            // Only a step the plan knows will run: one after a step or parent that is rebuilt
-            // may still be a hit (a rebuild into the same bytes), and is checked as it starts.
-            willRun = Set(plan.images.flatMap { image in image.steps.filter(image.certainlyRuns).map { "\(image.name)/\($0.step.number)" } })
-        }
-        for (name, number) in lacking where willRun.contains("\(name)/\(number)") {
-            let step = project.stages[name]!.steps.first { $0.number == number }!
-            try Self.requireSecrets(of: step, in: project.stages[name]!, given: options.secrets)
+        guard missing else { return }
+        let lock = store.exists ? try store.lock(exclusive: false) { [reporter, store] in reporter.report(.waitingForLock(store.lockPath)) } : nil
+        defer { withExtendedLifetime(lock) {} }
+        let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
+                                 noCache: options.noCache, metadata: options.metadata)
+        for image in plan.images {
+            for step in image.steps where image.certainlyRuns(step) {
+                try Self.requireSecrets(of: step.step, in: project.stages[image.name]!, given: options.secrets)
+            }
         }
     }
 

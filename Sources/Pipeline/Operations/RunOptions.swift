@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 import Provisioners
 
 /// What `bake run` was asked for beyond the image itself: each field overrides the image's
@@ -39,14 +40,15 @@ public struct RunOptions: Sendable {
         guard target.hasPrefix("/") else {
             throw PipelineError.badInput("\(shown): the path in the image must be absolute, like /\(target)")
         }
-        let components = target.split(separator: "/").filter { $0 != "." }
-        guard !components.contains("..") else {
+        // Cleaned as every image path is ("/a/./b/" is /a/b); ".." refused (NUL cannot be
+        // in an argument, control characters are refused above).
+        guard let path = try? RelativePath(target, allowAbsolute: true) else {
             throw PipelineError.badInput("\(shown): the path in the image must not contain '..'")
         }
-        guard !components.isEmpty else {
+        guard !path.isRoot else {
             throw PipelineError.badInput("\(shown): a volume cannot replace the image's root folder /")
         }
-        guard components.first != "proc" else {
+        guard path.components.first != Array("proc".utf8) else {
             throw PipelineError.badInput("\(shown): a volume cannot be mounted in /proc")
         }
         var source = parts[0]
@@ -58,7 +60,7 @@ public struct RunOptions: Sendable {
         guard stat(source, &status) == 0 else {
             throw PipelineError.badInput("\(shown): the host path \(parts[0]) does not exist")
         }
-        return BindMount(source: source, target: "/" + components.joined(separator: "/"), readOnly: parts.count == 3 && parts[2] == "ro")
+        return BindMount(source: source, target: path.absoluteDescription, readOnly: parts.count == 3 && parts[2] == "ro")
     }
 
     /// `--workdir DIR`: absolute, plain text, cleaned like a volume's path.

@@ -599,15 +599,16 @@ struct StageFileParser {
                 for item in items {
                     guard let value = text(item, "a volume must be an absolute path in the image, like /var/lib/app"),
                           plainPath(value, node: item, what: "a volume") else { ok = false; continue }
-                    let parts = value.split(separator: "/").filter { $0 != "." }
-                    let cleaned = "/" + parts.joined(separator: "/")
+                    // Cleaned as every image path is ("/a/./b/" is /a/b); ".." refused.
+                    let path = try? RelativePath(value, allowAbsolute: true)
+                    let cleaned = path?.absoluteDescription ?? value
                     if !value.hasPrefix("/") {
                         fail(item, "the volume '\(value)' must be an absolute path, like /\(value)")
                         ok = false
-                    } else if parts.contains("..") {
+                    } else if path == nil {
                         fail(item, "the volume '\(value)' must not contain '..'")
                         ok = false
-                    } else if cleaned == "/" {
+                    } else if path?.isRoot == true {
                         fail(item, "a volume cannot be the image's root folder /")
                         ok = false
                     } else if volumes.contains(cleaned) {
