@@ -13,7 +13,33 @@ extension RegistryClient {
     /// the registry reports for them. `actions` is the token scope to ask for ("pull,push"
     /// when a put follows, so one token serves both).
     public func manifest(_ repository: String, reference: String, actions: String = "pull") async throws -> FetchedManifest {
-        let name = "\(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference
+        let name = Self.manifestName(host: host, repository: repository, reference: reference)
+        if let fetched = try await fetchManifest(repository, reference: reference, actions: actions) { return fetched }
+        // Some registries (distribution) say MANIFEST_UNKNOWN for a repository they do not
+        // have either; the tag list tells the two apart.
+        do {
+            _ = try await tags(repository)
+        } catch RegistryError.unknownRepository(let host, let repository) {
+            throw RegistryError.unknownRepository(host: host, repository: repository)
+        } catch {}
+        throw RegistryError.unknownManifest(reference: name)
+    }
+
+    /// The manifest `reference` of `repository`, checked as `manifest` checks it, or nil when
+    /// the registry has no such manifest or repository: one request, for lookups that expect
+    /// misses (the remote step cache).
+    public func manifestIfPresent(_ repository: String, reference: String) async throws -> FetchedManifest? {
+        try await fetchManifest(repository, reference: reference, actions: "pull")
+    }
+
+    /// `host/repository:tag` or `host/repository@digest`.
+    static func manifestName(host: String, repository: String, reference: String) -> String {
+        "\(host)/\(repository)" + (reference.contains(":") ? "@" : ":") + reference
+    }
+
+    /// One GET of a manifest; nil on 404.
+    private func fetchManifest(_ repository: String, reference: String, actions: String) async throws -> FetchedManifest? {
+        let name = Self.manifestName(host: host, repository: repository, reference: reference)
         let operation = RegistryOperation(
             method: .GET, url: "/v2/\(repository)/manifests/\(reference)",
             headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
@@ -28,18 +54,7 @@ extension RegistryClient {
             throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "the manifest was cut off (\(error))")
         }
         guard answer.status == 200 else {
-            if answer.status == 404 {
-                let (code, _) = await answer.errorDetail()
-                if code == "NAME_UNKNOWN" { throw RegistryError.unknownRepository(host: host, repository: repository) }
-                // Some registries (distribution) say MANIFEST_UNKNOWN for a repository they do
-                // not have either; the tag list tells the two apart.
-                do {
-                    _ = try await tags(repository)
-                } catch RegistryError.unknownRepository(let host, let repository) {
-                    throw RegistryError.unknownRepository(host: host, repository: repository)
-                } catch {}
-                throw RegistryError.unknownManifest(reference: name)
-            }
+            if answer.status == 404 { return nil }
             throw await failure(answer, operation, reference: name)
         }
         let digest = Digest(sha256: SHA256.hash(data: bytes))
@@ -60,6 +75,22 @@ extension RegistryClient {
             throw RegistryError.invalidResponse(host: host, operation: operation.what, detail: "it is not an OCI or Docker manifest or index")
         }
         return FetchedManifest(bytes: bytes, mediaType: mediaType, digest: digest)
+    }
+
+    /// True if `repository` has the manifest `reference` (one HEAD; pull and push scope, as
+    /// a put follows a miss).
+    public func hasManifest(_ repository: String, reference: String) async throws -> Bool {
+        let operation = RegistryOperation(
+            method: .HEAD, url: "/v2/\(repository)/manifests/\(reference)",
+            headers: [("Accept", Self.manifestTypes.map(\.rawValue).joined(separator: ", "))],
+            scopes: [Self.scope(repository, "pull,push")],
+            what: "HEAD of manifest \(Self.manifestName(host: host, repository: repository, reference: reference))")
+        let (answer, _) = try await smallAnswer(operation, limit: 64 << 10)
+        switch answer.status {
+        case 200: return true
+        case 404: return false
+        default: throw await failure(answer, operation)
+        }
     }
 
     /// Puts `bytes` as the manifest `reference` (a tag or its digest) of `repository` and

@@ -39,7 +39,3 @@ struct Bake: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 }
-
-enum BakeVersion {
-    static let current = "0.1.0"
-}

@@ -140,6 +140,60 @@ struct ExamplePipelineTests {
         #expect(cssBefore != cssAfter)
         #expect(pageBefore.replacingOccurrences(of: cssBefore, with: cssAfter) == pageAfter)
     }
+
+    @Test func aFreshCloneTakesTheWholeChainFromTheTeamsRegistryWithoutReachingTheDebianMirror() throws {
+        let example = try #require(ExampleBuild.current)
+        let registry = try TestRegistry()
+        let cache = registry.host + "/team/cache"
+        let dir = TemporaryDirectory("bake-example-remote")
+        // The machine that built it (a copy, so the other tests keep theirs) writes the cache.
+        let a = dir.at("a")
+        try Fixture.copyTree(example.project, to: a)
+        let written = try BakeCLI.run(["--progress", "json", "build", "app", "--insecure-registry", registry.host, "--cache-to", cache], in: a)
+        #expect(written.status == 0, "\(written.stderr.suffix(3000))")
+        #expect(BakeCLI.steps(written.stdout).values.allSatisfy { $0 == "cached" })
+
+        // A fresh runner: a clone (images/ and the committed bake.lock), an empty store, and
+        // no way to the Debian mirror (every HTTP proxy variable points at a closed port).
+        let noMirror = ["http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+                        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"]
+        func clone(_ name: String) throws -> String {
+            let path = dir.at(name)
+            try BakeCLI.exampleProject(at: path)
+            try Fixture.write(path + "/bake.lock", try Fixture.read(a + "/bake.lock"))
+            return path
+        }
+        let b = try clone("b")
+        let read = try BakeCLI.run(["--progress", "json", "build", "app", "--insecure-registry", registry.host, "--cache-from", cache],
+                                   in: b, environment: noMirror)
+        #expect(read.status == 0, "\(read.stderr.suffix(3000))")
+        let steps = BakeCLI.steps(read.stdout)
+        #expect(Self.allSteps.allSatisfy { steps[$0] == "remote" }, "nothing ran: \(steps)")
+        for event in BakeCLI.events(read.stdout) where event["event"] as? String == "image" {
+            let name = event["image"] as? String ?? ""
+            #expect(event["digest"] as? String == example.digests[name], "\(name)")
+        }
+        let inspected = try Command.run(["skopeo", "inspect", "oci:\(b)/.bake/oci:app"])
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        // Pushed to the team's registry: every layer is mounted from the cache, none sent.
+        let pushed = try BakeCLI.run(["push", "app", registry.host + "/team/app", "--tag", "latest", "--insecure", "--json"], in: b)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(pushed.stdout.utf8)) as? [String: Any])
+        let blobs = try #require(report["blobs"] as? [[String: Any]])
+        #expect(blobs.filter { $0["result"] as? String == "uploaded" }.count == 1, "only the image config is sent: \(blobs)")
+
+        // A change to the site on another fresh clone: app's steps from the changed one run,
+        // everything else comes from the cache.
+        let c = try clone("c")
+        try Fixture.write(c + "/images/app/site/assets/app.css",
+                          try Fixture.read(c + "/images/app/site/assets/app.css") + "footer { color: #5b6475; }\n")
+        let changed = try BakeCLI.run(["--progress", "json", "build", "app", "--insecure-registry", registry.host, "--cache-from", cache],
+                                      in: c, environment: noMirror)
+        #expect(changed.status == 0, "\(changed.stderr.suffix(3000))")
+        let changedSteps = BakeCLI.steps(changed.stdout)
+        #expect(Self.allSteps.filter { changedSteps[$0] == "built" } == ["app/3", "app/4"], "\(changedSteps)")
+        #expect(Self.allSteps.filter { changedSteps[$0] == "remote" } == Array(Self.allSteps.dropLast(2)), "\(changedSteps)")
+    }
 }
 
 /// The example built from nothing, shared by the tests of a suite.

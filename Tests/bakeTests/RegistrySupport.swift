@@ -151,6 +151,17 @@ final class RegistryProxy: @unchecked Sendable {
         }
     }
 
+    /// The body bytes the proxy sent back to GETs of blobs (what a client downloaded).
+    func blobBytesSent() -> Int {
+        guard let text = try? Fixture.read(dir.at("log")) else { return 0 }
+        return text.split(separator: "\n").reduce(0) { total, line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["method"] as? String == "GET", (object["path"] as? String)?.contains("/blobs/") == true
+            else { return total }
+            return total + ((object["bytes"] as? Int) ?? 0)
+        }
+    }
+
     /// Forgets the requests seen so far.
     func clearLog() { try? FileManager.default.removeItem(atPath: dir.at("log")) }
 }

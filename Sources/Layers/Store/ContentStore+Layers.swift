@@ -1,3 +1,4 @@
+import Glibc
 import OCI
 
 extension ContentStore {
@@ -79,5 +80,36 @@ extension ContentStore {
         }
         try extractor.finish()
         return extractor.skippedDevices
+    }
+}
+
+extension ContentStore {
+    /// Moves a downloaded layer blob (`path`, a file in the store's temporary folder) into the
+    /// store once its bytes are checked: they hash to the descriptor's digest and size, and,
+    /// uncompressed, to `layer.diffID` (a registry names digests; only the bytes prove them).
+    /// A file that fails is removed and the store is unchanged.
+    public func adoptLayer(_ path: String, as layer: LayerBlob) throws {
+        do {
+            let file = try OpenFile.regularFile(path, followSymlinks: false)
+            let compressed = VerifyingSource(upstream: FileSource(file: file), expected: layer.descriptor.digest,
+                                             size: layer.descriptor.size, what: "layer")
+            guard layer.descriptor.mediaType.layerCompression == .gzip else {
+                throw LayersError.unsupported("blob \(layer.descriptor.digest) has media type \(layer.descriptor.mediaType), which is not a gzip layer")
+            }
+            let tar = VerifyingSource(upstream: try GzipSource(upstream: compressed, describedAs: "layer \(layer.descriptor.digest)"),
+                                      expected: layer.diffID, size: layer.uncompressedSize, what: "uncompressed layer")
+            _ = try tar.drain()
+            // The gzip stream may end before the blob does: the rest must be read (and hashed) too.
+            _ = try compressed.drain()
+            try file.sync()
+            try file.close()
+        } catch {
+            unlink(path)
+            throw error
+        }
+        let destination = blobPath(layer.descriptor.digest)
+        if !hasBlob(layer.descriptor.digest) { journalCreated(destination) }
+        try FileSystem.rename(path, destination)
+        FileSystem.syncDirectory(blobsPath)
     }
 }

@@ -24,6 +24,8 @@ public struct BuildOptions: Sendable {
     /// The most memory and processes a step or check may ask for (`--max-memory`,
     /// `--max-pids`; unset: the defaults): a stage file cannot take more of the machine.
     public var ceiling = ResourceLimits()
+    /// The step cache shared through registries (`--cache-from`, `--cache-to`).
+    public var cache = RemoteCacheOptions()
 
     public init(
         targets: [String], sourceDateEpoch: Int64?, compressionThreads: Int = GzipSink.defaultThreads, noCache: Bool = false,

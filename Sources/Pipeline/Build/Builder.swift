@@ -36,7 +36,15 @@ public final class Builder: Sendable {
     /// problems that can be seen before building are reported before the store is touched.
     public func build(_ options: BuildOptions) throws -> [BuiltImage] {
         let order = try project.buildOrder(for: options.targets)
-        try checkSecrets(order, options: options)
+        // The registry cache's clients are the build's: closed when it is done.
+        defer { options.registries.shutdown() }
+        let remote = try RemoteCache(options.cache, access: options.registries, store: store, cache: evaluator.cache) { [reporter] in
+            reporter.report(.warning($0))
+        }
+        var evaluator = self.evaluator
+        // --no-cache reads no cache, but still writes the one --cache-to names.
+        evaluator.remote = options.noCache ? nil : remote
+        try checkSecrets(order, options: options, evaluator: evaluator)
         try Self.checkLimits(order.map { project.stages[$0]! }, ceiling: options.ceiling)
         let lock = try LockFile.load(directory: project.directory)
         if options.locked {
@@ -58,7 +66,7 @@ public final class Builder: Sendable {
         // layers of the steps before it included. Any other failure keeps what is valid.
         try store.beginJournal()
         do {
-            let images = try buildUnderLock(order, lock: lock, options: options)
+            let images = try buildUnderLock(order, lock: lock, options: options, evaluator: evaluator, remote: remote)
             store.endJournal()
             return images
         } catch {
@@ -72,15 +80,20 @@ public final class Builder: Sendable {
     }
 
     /// The build itself, once the store is locked and recording.
-    private func buildUnderLock(_ order: [String], lock: LockFile?, options: BuildOptions) throws -> [BuiltImage] {
+    private func buildUnderLock(
+        _ order: [String], lock: LockFile?, options: BuildOptions, evaluator: StepEvaluator, remote: RemoteCache?
+    ) throws -> [BuiltImage] {
         let fetcher = RegistryImageFetcher(access: options.registries, store: store)
         defer { fetcher.shutdown() }
+        // Nothing the remote cache started may touch the store once the build lets go of it.
+        defer { remote?.settle() }
         let walker = ImageWalker(store: store, evaluator: evaluator, fetcher: fetcher, sourceDateEpoch: options.sourceDateEpoch,
                                  noCache: options.noCache, metadata: options.metadata)
         let graph = project
         let scheduler = ImageScheduler<BuiltImage>(order: order, jobs: options.jobs) { graph.parent(of: $0) }
         let built = try scheduler.run { name, parent in
-            try self.buildImage(graph.stages[name]!, parent: parent, walker: walker, options: options, lock: lock?.images[name])
+            try self.buildImage(graph.stages[name]!, parent: parent, walker: walker, remote: remote, options: options,
+                                lock: lock?.images[name])
         }
         let images = try order.map { name in
             guard let image = built[name] else {
@@ -88,6 +101,7 @@ public final class Builder: Sendable {
             }
             return image
         }
+        try remote?.finish()
         if !options.locked {
             var updated = lock ?? LockFile()
             for image in images { updated.images[image.name] = try LockFile.Image(image, options: options) }
@@ -102,7 +116,7 @@ public final class Builder: Sendable {
     /// secrets reuses the cache), so when a secret is missing the plan (the same walk as the
     /// build, writing nothing) says which steps certainly run; one after a step or parent
     /// that is rebuilt may still be a hit (the same bytes again), and is checked as it starts.
-    func checkSecrets(_ order: [String], options: BuildOptions) throws {
+    func checkSecrets(_ order: [String], options: BuildOptions, evaluator: StepEvaluator) throws {
         let missing = order.contains { name in
             project.stages[name]!.steps.contains { step in step.provisioner.secretIDs.contains { options.secrets[$0] == nil } }
         }
@@ -110,7 +124,7 @@ public final class Builder: Sendable {
         let lock = store.exists ? try store.lock(exclusive: false) { [reporter, store] in reporter.report(.waitingForLock(store.lockPath)) } : nil
         defer { withExtendedLifetime(lock) {} }
         let plan = try Plan.make(store: store, project: project, order: order, sourceDateEpoch: options.sourceDateEpoch,
-                                 noCache: options.noCache, metadata: options.metadata)
+                                 noCache: options.noCache, metadata: options.metadata, evaluator: evaluator)
         for image in plan.images {
             for step in image.steps where image.certainlyRuns(step) {
                 try Self.requireSecrets(of: step.step, in: project.stages[image.name]!, given: options.secrets)
@@ -146,13 +160,23 @@ public final class Builder: Sendable {
     // MARK: - One image
 
     private func buildImage(
-        _ stage: Stage, parent: BuiltImage?, walker: ImageWalker, options: BuildOptions, lock: LockFile.Image?
+        _ stage: Stage, parent: BuiltImage?, walker: ImageWalker, remote: RemoteCache?, options: BuildOptions, lock: LockFile.Image?
     ) throws -> BuiltImage {
         let started = ContinuousClock.now
         reporter.report(.imageStarted(image: stage.name, file: stage.file, base: stage.base.description, steps: stage.steps.count))
         let runner = StepRunner(store: store, cache: evaluator.cache, reporter: reporter, machines: machines(options),
-                                secrets: options.secrets, threads: options.compressionThreads)
-        let walked = try walker.walk(stage, parent: parent?.assembled, pins: lock?.upstream, handler: runner)
+                                secrets: options.secrets, threads: options.compressionThreads, remote: remote)
+        var walked: WalkedImage
+        do {
+            walked = try walker.walk(stage, parent: parent?.assembled, pins: lock?.upstream, handler: runner)
+            // Layers from the remote cache are in the store before the image is named.
+            try remote?.materialize(walked.assembled?.manifest.layers ?? [])
+        } catch let failure as RemoteCache.DownloadFailed {
+            // A layer the cache named did not arrive: walked again, the image takes what did
+            // arrive from the local cache and builds the rest here.
+            try remote?.stopReading(failure)
+            walked = try walker.walk(stage, parent: parent?.assembled, pins: lock?.upstream, handler: runner)
+        }
         guard let assembled = walked.assembled, let base = walked.base else {
             throw PipelineError.failed("bake did not finish the steps of \(stage.name) and does not know why; please report this")
         }
@@ -208,7 +232,7 @@ extension WalkedStep {
         var reason: String?
         if case .built(let why) = status { reason = why.summary }
         return StepResult(image: stage.name, step: number, of: stage.steps.count, summary: summary,
-                          cached: reason == nil, reason: reason, key: evaluation.key, layer: layer,
-                          seconds: seconds, packages: packages)
+                          cached: reason == nil, remote: reason == nil ? evaluation.remote?.description : nil, reason: reason,
+                          key: evaluation.key, layer: layer, seconds: seconds, packages: packages)
     }
 }

@@ -8,6 +8,8 @@ public struct StepEvaluation: Sendable {
     /// The files the step reads, if it reads any.
     public var inputs: StepInputs?
     public var lookup: Result<CacheEntry, CacheMiss>
+    /// The cache repository the hit came from (`--cache-from`); nil for a local hit or a miss.
+    var remote: RemoteCache.Repository?
 
     /// The cached entry, if usable.
     public var hit: CacheEntry? {

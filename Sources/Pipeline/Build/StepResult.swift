@@ -10,6 +10,8 @@ public struct StepResult: Sendable {
     public var summary: String
     /// True when the layer came from the cache.
     public var cached: Bool
+    /// The cache repository (`HOST/REPO`) a cached layer came from; nil: the local cache.
+    public var remote: String?
     /// Why it was built (nil for a cache hit).
     public var reason: String?
     /// The step's cache key, with its parts.

@@ -14,6 +14,8 @@ struct StepRunner: MissHandler {
     let secrets: [String: [UInt8]]
     /// Threads compressing a layer (never changes the bytes).
     let threads: Int
+    /// The registry step cache (`--cache-from`, `--cache-to`), if any.
+    let remote: RemoteCache?
 
     var remembers: Bool { true }
     var imports: Bool { true }
@@ -24,6 +26,8 @@ struct StepRunner: MissHandler {
         try Builder.requireSecrets(of: step, in: stage, given: secrets)
         reporter.report(.stepStarted(image: stage.name, step: step.number, of: stage.steps.count, summary: step.summary,
                                      reason: reason.summary))
+        // The layers below, when some came from the remote cache, must have arrived.
+        try remote?.materialize(image.stack.layers)
         let made = try StepErrors.mapping(step, of: stage) { () throws -> MadeLayer in
             let tree = try image.filesystem()
             let stack = image.stack
@@ -55,6 +59,12 @@ struct StepRunner: MissHandler {
     }
 
     func finished(_ walked: WalkedStep, of stage: Stage) {
+        if let remote, case .hit = walked.status, let evaluation = walked.evaluation, let entry = evaluation.hit {
+            if let source = evaluation.remote {
+                remote.fetch(RemoteCache.Hit(entry: entry, repository: source))
+            }
+            remote.publish(entry, from: evaluation.remote)
+        }
         if let result = walked.result(of: stage) { reporter.report(.stepFinished(result)) }
     }
 
@@ -62,6 +72,7 @@ struct StepRunner: MissHandler {
         try withContext("cannot save the cache entry of \(what)") {
             try cache.record(key: evaluation.key.digest, layer: made.layer, history: made.history, packages: made.packages)
         }
+        remote?.publish(CacheEntry(key: evaluation.key.digest, layer: made.layer, history: made.history, packages: made.packages))
     }
 
     private func output(image: String, label: String) -> @Sendable (String) -> Void {

@@ -79,11 +79,13 @@ public struct Plan: Sendable {
     /// The plan for `order` (images in build order), read from `store` under a lock the
     /// caller holds (or with no store yet).
     static func make(
-        store: ContentStore, project: Project, order: [String], sourceDateEpoch: Int64?, noCache: Bool, metadata: SourceMetadata
+        store: ContentStore, project: Project, order: [String], sourceDateEpoch: Int64?, noCache: Bool, metadata: SourceMetadata,
+        evaluator: StepEvaluator? = nil
     ) throws -> Plan {
         let lockFile = try LockFile.load(directory: project.directory)
-        // A plan never reaches a registry: a base not pulled yet is built first.
-        let walker = ImageWalker(store: store, evaluator: StepEvaluator(store: store), fetcher: NoImageFetcher(),
+        // A plan reaches no registry for bases (one not pulled yet is built first); a build's
+        // plan asks the build's remote cache, whose answers the build then reuses.
+        let walker = ImageWalker(store: store, evaluator: evaluator ?? StepEvaluator(store: store), fetcher: NoImageFetcher(),
                                  sourceDateEpoch: sourceDateEpoch, noCache: noCache, metadata: metadata)
         var predicted: [String: AssembledImage] = [:]
         var images: [Image] = []

@@ -28,6 +28,16 @@ extension Bake {
                 External pins in bake.lock (a Debian release file) are used as they are; only \
                 'bake update' moves them.
 
+                The step cache can be shared through any OCI registry: --cache-from REPO \
+                (repeatable, read in order) looks up each step the local cache does not have \
+                (one request per step), takes a hit without running the step, and downloads \
+                its layer (checked against its digest and diffID) only for the bytes the build \
+                needs; --cache-to REPO writes every step of the build there, tagged \
+                bake-<key>, while the build goes on. Registries are reached as by push \
+                (credentials from BAKE_REGISTRY_USER/PASSWORD or the docker config; \
+                --insecure-registry HOST for plain HTTP). A cache that cannot be reached is a \
+                warning and the build goes on without it, unless --cache-required.
+
                 Images carry the OCI labels and annotations org.opencontainers.image.created, \
                 .revision (the git commit, when the project folder has no uncommitted change), \
                 .source (the git remote origin), .version (a git tag on that commit), \
@@ -44,6 +54,8 @@ extension Bake {
                   # one JSON event per line, for tools
                   bake --progress json build app
                   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) bake build app
+                  # CI: the team's registry is the cache (pull requests: --cache-from only)
+                  bake build app --cache-from $REG/cache --cache-to $REG/cache
                 """
         )
 
@@ -66,6 +78,18 @@ extension Bake {
         @Flag(help: "Fail (exit 1) when an image differs from bake.lock; bake.lock is not written.")
         var locked = false
 
+        @Option(name: .customLong("cache-from"), help: ArgumentHelp(
+            "A registry repository to read cached steps from, HOST[:PORT]/REPO (repeatable, read in order).", valueName: "REPO"))
+        var cacheFrom: [String] = []
+
+        @Option(name: .customLong("cache-to"), help: ArgumentHelp(
+            "A registry repository to write every step of the build to (give it to trusted builds only, e.g. the main branch).",
+            valueName: "REPO"))
+        var cacheTo: String?
+
+        @Flag(help: "Fail (exit 1) when a --cache-from or --cache-to registry cannot be used, rather than warn and build without it.")
+        var cacheRequired = false
+
         @Option(help: ArgumentHelp("Threads compressing each layer (default: one per core); never changes the bytes.", valueName: "N"))
         var threads: Int = GzipSink.defaultThreads
 
@@ -74,6 +98,9 @@ extension Bake {
         func validate() throws {
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            guard !cacheRequired || !cacheFrom.isEmpty || cacheTo != nil else {
+                throw ValidationError("--cache-required needs --cache-from or --cache-to")
+            }
         }
 
         func run() throws {
@@ -97,6 +124,7 @@ extension Bake {
                 options.locked = locked
                 options.registries = global.registryAccess()
                 options.ceiling = ceiling
+                options.cache = RemoteCacheOptions(from: cacheFrom, to: cacheTo, required: cacheRequired)
                 built = try builder.build(options)
             } catch {
                 reporter.failed(error)

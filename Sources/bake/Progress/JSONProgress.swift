@@ -72,7 +72,7 @@ final class JSONProgress: ProgressReporter, Sendable {
             emit(Fields(event: "step-start", image: image, step: step, of: of, summary: summary, reason: reason))
         case .stepFinished(let result):
             emit(Fields(event: "step", image: result.image, step: result.step, of: result.of, summary: result.summary,
-                        reason: result.reason, status: result.cached ? "cached" : "built", key: result.key.digest,
+                        reason: result.reason, status: result.remote != nil ? "remote" : result.cached ? "cached" : "built", key: result.key.digest,
                         layer: result.layer.descriptor.digest, diffID: result.layer.diffID,
                         size: result.layer.descriptor.size, seconds: result.seconds, packages: result.packages))
         case .output(let image, let label, let line):

@@ -5,7 +5,7 @@ import Pipeline
 /// Shared formatting of steps and of the summary table.
 enum ProgressText {
     static func step(_ result: StepResult) -> String {
-        let status = result.cached ? "cached" : "built "
+        let status = result.remote != nil ? "cached (remote)" : result.cached ? "cached" : "built "
         let reason = result.reason.map { "  (\($0))" } ?? ""
         // A step that changed nothing says so, rather than showing an empty layer's size.
         let size = result.changedNothing ? "no change" : Console.size(result.layer.descriptor.size)
@@ -24,7 +24,7 @@ enum ProgressText {
         for image in images {
             if image.steps.isEmpty { rows.append([image.name, "-", "no steps", "", "", ""]) }
             for step in image.steps {
-                rows.append([image.name, "\(step.step) \(step.summary)", step.cached ? "cached" : "built",
+                rows.append([image.name, "\(step.step) \(step.summary)", step.remote != nil ? "cached (remote)" : step.cached ? "cached" : "built",
                              seconds(step.seconds), step.changedNothing ? "no change" : Console.size(step.layer.descriptor.size),
                              step.layer.descriptor.digest.short])
             }
@@ -41,7 +41,8 @@ enum ProgressText {
         }
         let built = images.flatMap(\.steps).filter { !$0.cached }.count
         let cached = images.flatMap(\.steps).count - built
-        lines.append("\(built) built, \(cached) cached in \(seconds(total))")
+        let remote = images.flatMap(\.steps).filter { $0.remote != nil }.count
+        lines.append("\(built) built, \(cached) cached" + (remote > 0 ? " (\(remote) from the remote cache)" : "") + " in \(seconds(total))")
         let nameWidth = images.map(\.name.count).max() ?? 0
         for image in images {
             lines.append(image.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  " + image.manifestDescriptor.digest.description)

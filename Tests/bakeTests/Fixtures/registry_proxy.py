@@ -2,7 +2,7 @@
 """A loopback proxy in front of a registry, for bake's registry tests.
 
 It forwards every request to UPSTREAM and appends one JSON line per request to LOG
-({"method", "path", "status"}), so tests can count what a push sent. Faults, each optional:
+({"method", "path", "status", "bytes": the body bytes sent back}), so tests can count what a push sent. Faults, each optional:
 
   --fail-status CODE --fail-every N   answer CODE (without forwarding) to every Nth request
                                       that is not a probe of /v2/
@@ -14,6 +14,8 @@ It forwards every request to UPSTREAM and appends one JSON line per request to L
                                       (or of manifests) with another digest (a registry that
                                       stores other bytes)
   --tamper-blobs                      flip one byte of every blob body sent to GET
+  --refuse-artifacts                  answer 400 MANIFEST_INVALID to a PUT of a manifest with an
+                                      artifactType (a registry older than OCI 1.1's artifacts)
   --bearer USER:PASS                  demand bearer tokens: answer 401 with a Bearer challenge
                                       whose realm is this proxy's /token, which hands out a
                                       token for basic USER:PASS granting exactly the scopes
@@ -45,6 +47,7 @@ parser.add_argument("--reset-patch", type=int, default=0)
 parser.add_argument("--fail-patch", type=int, default=0)
 parser.add_argument("--wrong-digest", choices=["blobs", "manifests"])
 parser.add_argument("--tamper-blobs", action="store_true")
+parser.add_argument("--refuse-artifacts", action="store_true")
 parser.add_argument("--bearer")
 args = parser.parse_args()
 
@@ -82,10 +85,10 @@ def granted_scopes(scope_params):
 tokens = {}
 
 
-def record(method, path, status):
+def record(method, path, status, sent=0):
     with lock:
         with open(args.log, "a") as log:
-            log.write(json.dumps({"method": method, "path": path, "status": status}) + "\n")
+            log.write(json.dumps({"method": method, "path": path, "status": status, "bytes": sent}) + "\n")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -177,6 +180,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record(method, path, args.fail_status)
             return self.reply(args.fail_status, [("Content-Type", "application/json")],
                               b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}')
+        if args.refuse_artifacts and method == "PUT" and "/manifests/" in path and b'"artifactType"' in data:
+            record(method, path, 400)
+            return self.reply(400, [("Content-Type", "application/json")],
+                              b'{"errors":[{"code":"MANIFEST_INVALID","message":"artifactType is not supported"}]}')
         upstream.request(method, path, body=data if data else None, headers=headers)
         response = upstream.getresponse()
         payload = response.read()
@@ -193,7 +200,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out.append((name, value))
         if args.tamper_blobs and method == "GET" and "/blobs/sha256:" in path and response.status == 200 and payload:
             payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
-        record(method, path, response.status)
+        record(method, path, response.status, 0 if method == "HEAD" else len(payload))
         self.send_response(response.status)
         for name, value in out:
             self.send_header(name, value)
