@@ -201,6 +201,37 @@ struct RemoteCacheTests {
         #expect(BakeCLI.steps(read.stdout).values.allSatisfy { $0 == "remote" }, "\(read.stdout)")
     }
 
+    @Test(.enabled(if: Host.canRun(tools: ["docker-registry"], root: true), "needs root (run steps)"))
+    func aPullRequestWithoutTheSecretReusesTheStepsMainBuiltWithIt() throws {
+        let registry = try TestRegistry()
+        let dir = TemporaryDirectory("bake-remote-secret")
+        let stage = """
+            from: tools
+            steps:
+              - run: wc -c < /run/secrets/api > /api-length
+                secrets: [api]
+              - run: echo done > /done
+
+            """
+        let main = dir.at("main")
+        try BusyboxProject.write(at: main, images: ["app": stage])
+        let written = try Self.build(main, host: registry.host, ["app", "--secret", "id=api,env=API_TOKEN", "--cache-to", registry.host + "/cache"],
+                                     environment: ["API_TOKEN": "value"])
+        #expect(written.status == 0, "\(written.stderr)")
+        // The pull request's runner: no secret, an empty store.
+        let pr = dir.at("pr")
+        try BusyboxProject.write(at: pr, images: ["app": stage])
+        let read = try Self.build(pr, host: registry.host, ["app", "--cache-from", registry.host + "/cache"])
+        #expect(read.status == 0, "\(read.stderr)")
+        let steps = BakeCLI.steps(read.stdout)
+        #expect(steps["app/1"] == "remote" && steps["app/2"] == "remote", "\(steps)")
+        // Without the cache, the same build demands the secret (exit 2) before building anything.
+        let other = dir.at("other")
+        try BusyboxProject.write(at: other, images: ["app": stage])
+        let refused = try Self.build(other, host: registry.host, ["app"])
+        #expect(refused.status == 2 && refused.stderr.contains("secret 'api' is not given"), "\(refused.stderr)")
+    }
+
     /// The warnings of a `--progress json` build (events on stdout) and any on stderr.
     static func warnings(_ result: CommandResult) -> [String] {
         BakeCLI.events(result.stdout).filter { $0["event"] as? String == "warning" }.compactMap { $0["message"] as? String }
